@@ -1,0 +1,58 @@
+// Package root assembles the command tree.
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/codesync/codesync-cli/cmd/configcmd"
+	"github.com/codesync/codesync-cli/cmd/version"
+	"github.com/codesync/codesync-cli/pkg/build"
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+)
+
+// NewCmdRoot returns the root command with every subcommand attached.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	info := build.Get()
+	cmd := &cobra.Command{
+		Use:   "codesync-cli <command> <subcommand> [flags]",
+		Short: "Manage CodeSync sessions, API keys and audit exports",
+		Long: `codesync-cli logs you in to CodeSync, manages scoped, expiring API keys for
+pipelines, exports key metadata for audits, and runs a reference server.`,
+		Example: `  $ codesync-cli login
+  $ codesync-cli key create ci-publish --scopes registry:publish --expires 30d
+  $ codesync-cli key list -o json`,
+		Version:       info.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f.Flags.NoColor {
+				f.IOStreams.SetNoColor()
+			}
+			return nil
+		},
+	}
+	cmd.SetVersionTemplate("codesync-cli version {{.Version}}\n")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.UsageErrorf("%s (see '%s --help')", err, c.CommandPath())
+	})
+	cmd.CompletionOptions.HiddenDefaultCmd = false
+
+	pf := cmd.PersistentFlags()
+	g := f.Flags
+	pf.StringVar(&g.Server, "server", "", "API base URL (env CODESYNC_SERVER, default https://api.codesync.de)")
+	pf.StringVar(&g.Profile, "profile", "", "configuration profile (env CODESYNC_PROFILE, default \"default\")")
+	pf.StringVarP(&g.Output, "output", "o", "", "output format: table, json (some commands add csv, ndjson)")
+	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (also NO_COLOR)")
+	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr, secrets redacted")
+	pf.StringVar(&g.Config, "config", "", "config file (default $CODESYNC_CONFIG_DIR/config.yaml, then ~/.config/codesync/config.yaml)")
+	pf.StringVar(&g.Timeout, "timeout", "", "timeout per request (default 30s)")
+	pf.StringVar(&g.ClientCert, "client-cert", "", "client certificate (PEM) for mutual TLS")
+	pf.StringVar(&g.ClientKey, "client-key", "", "client certificate's private key (PEM)")
+	pf.StringVar(&g.CACert, "ca-cert", "", "CA certificate (PEM) to trust for the server")
+
+	cmd.AddCommand(
+		configcmd.NewCmdConfig(f),
+		version.NewCmdVersion(f, nil),
+	)
+	return cmd
+}

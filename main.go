@@ -1,0 +1,149 @@
+// Command codesync-cli is the CodeSync command-line tool.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/codesync/codesync-cli/cmd/root"
+	"github.com/codesync/codesync-cli/pkg/api"
+	"github.com/codesync/codesync-cli/pkg/auth"
+	"github.com/codesync/codesync-cli/pkg/build"
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/credstore"
+	"github.com/codesync/codesync-cli/pkg/factory"
+	"github.com/codesync/codesync-cli/pkg/iostreams"
+	"github.com/codesync/codesync-cli/pkg/redact"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ios := iostreams.System()
+	f := factory.New(ctx, build.Get().Version, ios, os.Getenv)
+	cmd := root.NewCmdRoot(f)
+	cmd.SetArgs(os.Args[1:])
+	if _, err := cmd.ExecuteContextC(ctx); err != nil {
+		p := describe(err)
+		printError(ios.ErrOut, p, f.Flags.Output == "json")
+		return p.code
+	}
+	return cmdutil.ExitOK
+}
+
+// problem is an error as the person sees it.
+type problem struct {
+	code    int
+	errCode string
+	msg     string
+	hint    string
+}
+
+// describe maps every error to its exit code of SPEC §2: the one place where
+// that happens.
+func describe(err error) problem {
+	var (
+		ee   *cmdutil.ExitError
+		he   *api.HTTPError
+		te   *api.TransportError
+		ie   *api.InsecureURLError
+		ue   *api.URLError
+		ke   *credstore.UnavailableError
+		se   *auth.SessionExpiredError
+	)
+	switch {
+	case errors.As(err, &ee):
+		return problem{ee.Code, ee.ErrCode, ee.Error(), ee.Hint}
+	case errors.As(err, &he):
+		return httpProblem(he)
+	case errors.As(err, &te):
+		return problem{cmdutil.ExitUnavailable, "unavailable", te.Error(), "check --server, your network, and that the server is running"}
+	case errors.As(err, &ie):
+		return problem{cmdutil.ExitUsage, "insecure_url", ie.Error(), ""}
+	case errors.As(err, &ue):
+		return problem{cmdutil.ExitUsage, "invalid_server", ue.Error(), ""}
+	case errors.As(err, &ke):
+		return problem{cmdutil.ExitAuth, "keyring_unavailable", ke.Error(), ke.Hint()}
+	case errors.As(err, &se):
+		return problem{cmdutil.ExitAuth, "session_expired", se.Error(), "run 'codesync-cli login' again"}
+	case errors.Is(err, auth.ErrNotLoggedIn):
+		return problem{cmdutil.ExitAuth, "not_authenticated", "you are not logged in", "run 'codesync-cli login' or set CODESYNC_AUTH_TOKEN"}
+	case errors.Is(err, iostreams.ErrCancelled):
+		return problem{cmdutil.ExitCancelled, "cancelled", "cancelled", ""}
+	case errors.Is(err, context.Canceled):
+		return problem{cmdutil.ExitCancelled, "cancelled", "interrupted", ""}
+	}
+	msg := err.Error()
+	// cobra's own argument errors are usage errors
+	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "invalid argument") || strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires ") {
+		return problem{cmdutil.ExitUsage, "usage", msg, ""}
+	}
+	return problem{cmdutil.ExitFailure, "error", msg, ""}
+}
+
+func httpProblem(he *api.HTTPError) problem {
+	p := problem{code: cmdutil.ExitFailure, errCode: he.Code, msg: he.Error()}
+	switch he.Code {
+	case "invalid_token":
+		p.code, p.hint = cmdutil.ExitAuth, "run 'codesync-cli login', or check CODESYNC_AUTH_TOKEN"
+	case "insufficient_scope":
+		p.code, p.hint = cmdutil.ExitForbidden, "use a credential with the needed scope"
+	case "account_suspended", "ip_not_allowed", "environment_mismatch", "forbidden":
+		p.code = cmdutil.ExitForbidden
+	case "not_found":
+		p.code = cmdutil.ExitNotFound
+	case "rate_limited":
+		p.code, p.hint = cmdutil.ExitRateLimited, "wait a moment and try again"
+	case "key_limit_reached":
+		p.code, p.hint = cmdutil.ExitConflict, "revoke a key you no longer need: 'codesync-cli key revoke ID'"
+	case "already_revoked", "conflict":
+		p.code = cmdutil.ExitConflict
+	case "invalid_request":
+		p.code = cmdutil.ExitUsage
+	default:
+		switch {
+		case he.Status == 401:
+			p.code = cmdutil.ExitAuth
+		case he.Status == 403:
+			p.code = cmdutil.ExitForbidden
+		case he.Status == 404:
+			p.code = cmdutil.ExitNotFound
+		case he.Status == 409:
+			p.code = cmdutil.ExitConflict
+		case he.Status == 429:
+			p.code = cmdutil.ExitRateLimited
+		case he.Status >= 500:
+			p.code = cmdutil.ExitUnavailable
+		}
+	}
+	return p
+}
+
+func printError(w io.Writer, p problem, asJSON bool) {
+	msg := redact.String(p.msg)
+	if asJSON {
+		b, _ := json.Marshal(struct {
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		}{p.errCode, msg})
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	line := "error: " + msg
+	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" {
+		line += " (" + p.errCode + ")"
+	}
+	fmt.Fprintln(w, line)
+	if p.hint != "" {
+		fmt.Fprintln(w, "hint: "+p.hint)
+	}
+}

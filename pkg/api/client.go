@@ -1,0 +1,481 @@
+// Package api is the typed client of the CodeSync HTTP API: the https-or-loopback
+// rule, retries with backoff, error decoding, and a --debug trace with every
+// secret redacted.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/redact"
+)
+
+// CredentialExpiresHeader carries the expiry of the credential that
+// authenticated the request, so the CLI can warn before it runs out.
+const CredentialExpiresHeader = "CodeSync-Credential-Expires"
+
+// TokenSource yields the bearer credential for a request.
+type TokenSource func(ctx context.Context) (string, error)
+
+// RetryPolicy bounds retries of idempotent requests.
+type RetryPolicy struct {
+	MaxAttempts int           // including the first
+	BaseDelay   time.Duration // first backoff; doubles each time, with jitter
+	MaxDelay    time.Duration // cap on one backoff
+	MaxTotal    time.Duration // cap on all attempts and waits together
+}
+
+// DefaultRetry is what the CLI uses.
+var DefaultRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: 300 * time.Millisecond, MaxDelay: 5 * time.Second, MaxTotal: 60 * time.Second}
+
+// Options configure a Client.
+type Options struct {
+	BaseURL    string
+	HTTPClient *http.Client // its Transport is used; redirects are handled here
+	UserAgent  string
+	Token      TokenSource // nil: anonymous
+	Timeout    time.Duration
+	Retry      RetryPolicy
+	Debug      io.Writer // nil: no trace
+	// OnCredentialExpiry is called with the expiry the server reports for the
+	// credential in use, and the token's displayable prefix.
+	OnCredentialExpiry func(prefix string, t time.Time)
+}
+
+// Client talks to one CodeSync server.
+type Client struct {
+	base *url.URL
+	opts Options
+	http *http.Client
+}
+
+// New validates the base URL and builds a client.
+func New(o Options) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &URLError{URL: o.BaseURL}
+	}
+	if o.Retry.MaxAttempts == 0 {
+		o.Retry = DefaultRetry
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	hc := &http.Client{Transport: http.DefaultTransport}
+	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
+		hc.Transport = o.HTTPClient.Transport
+	}
+	c := &Client{base: u, opts: o}
+	hc.CheckRedirect = c.checkRedirect
+	c.http = hc
+	return c, nil
+}
+
+// URLError is a server URL that cannot be used at all.
+type URLError struct{ URL string }
+
+func (e *URLError) Error() string {
+	return fmt.Sprintf("invalid server URL %q: use https://HOST[:PORT]", e.URL)
+}
+
+// BaseURL returns the server's base URL.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// Secure reports whether credentials may be sent to the server.
+func (c *Client) Secure() bool { return SecureURL(c.base) }
+
+// SecureURL: https, or http to a loopback host.
+func SecureURL(u *url.URL) bool {
+	if u.Scheme == "https" {
+		return true
+	}
+	if u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	// A redirect to another host never carries the Authorization header.
+	if req.URL.Host != via[0].URL.Host || !SecureURL(req.URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
+}
+
+// Request describes one API call.
+type Request struct {
+	Method         string
+	Path           string // below the base URL, e.g. /v1/keys
+	Query          url.Values
+	Body           any // JSON-encoded when not nil
+	Form           url.Values
+	IdempotencyKey string
+	Anonymous      bool // send no credential even if one is configured
+	Accept         string
+}
+
+// NewIdempotencyKey returns a random key for a retried non-idempotent request.
+func NewIdempotencyKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Do sends r and decodes a 2xx JSON answer into out (when not nil).
+func (c *Client) Do(ctx context.Context, r Request, out any) error {
+	resp, err := c.Stream(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return &TransportError{Err: fmt.Errorf("reading the answer of %s: %w", c.base.Host, err)}
+	}
+	c.traceBody("<", resp.Header.Get("Content-Type"), data)
+	if err := json.Unmarshal(data, out); err != nil {
+		return &TransportError{Err: fmt.Errorf("the server at %s sent a malformed answer (not the JSON expected)", c.base.Host)}
+	}
+	return nil
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func retryableStatus(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusBadGateway ||
+		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// Stream sends r and returns the 2xx response with its body unread; the caller
+// closes it. Errors are *HTTPError, *TransportError or *InsecureURLError.
+func (c *Client) Stream(ctx context.Context, r Request) (*http.Response, error) {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + r.Path
+	if len(r.Query) > 0 {
+		u.RawQuery = r.Query.Encode()
+	}
+	var body []byte
+	contentType := ""
+	switch {
+	case r.Body != nil:
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		body, contentType = b, "application/json"
+	case r.Form != nil:
+		body, contentType = []byte(r.Form.Encode()), "application/x-www-form-urlencoded"
+	}
+	token := ""
+	if c.opts.Token != nil && !r.Anonymous {
+		if !c.Secure() {
+			return nil, &InsecureURLError{URL: c.base.String()}
+		}
+		t, err := c.opts.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		token = t
+	}
+	canRetry := idempotent(r.Method) || r.IdempotencyKey != ""
+	start := time.Now()
+	deadline := start.Add(c.opts.Retry.MaxTotal)
+	for attempt := 1; ; attempt++ {
+		resp, err := c.once(ctx, r, &u, body, contentType, token)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, &TransportError{Err: fmt.Errorf("request to %s cancelled: %w", c.base.Host, ctx.Err())}
+			}
+			err = &TransportError{Err: describeNetError(c.base.Host, err)}
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			c.noteExpiry(resp, token)
+			return resp, nil
+		default:
+			err = c.decodeError(resp)
+			if !retryableStatus(resp.StatusCode) {
+				return nil, err
+			}
+			var he *HTTPError
+			if errors.As(err, &he) {
+				wait = he.RetryAfter
+			}
+		}
+		if !canRetry || attempt >= c.opts.Retry.MaxAttempts {
+			return nil, finalError(err)
+		}
+		if wait == 0 {
+			wait = c.backoff(attempt)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, finalError(err)
+		}
+		if c.opts.Debug != nil {
+			fmt.Fprintf(c.opts.Debug, "* retrying in %s (attempt %d of %d)\n", wait.Round(time.Millisecond), attempt+1, c.opts.Retry.MaxAttempts)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &TransportError{Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}
+
+// finalError turns a 5xx that outlived its retries into exit 9's error.
+func finalError(err error) error {
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status >= 500 {
+		return &TransportError{Err: fmt.Errorf("the server answered %d %s: %s", he.Status, http.StatusText(he.Status), he.Error())}
+	}
+	return err
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := float64(c.opts.Retry.BaseDelay) * math.Pow(2, float64(attempt-1))
+	if d > float64(c.opts.Retry.MaxDelay) {
+		d = float64(c.opts.Retry.MaxDelay)
+	}
+	// full jitter between half and all of d
+	return time.Duration(d/2 + mrand.Float64()*d/2)
+}
+
+func describeNetError(host string, err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("the server at %s did not answer in time", host)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return fmt.Errorf("cannot reach the server at %s (connection refused or no route)", host)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("the connection to %s closed before an answer arrived", host)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cannot talk to the server at %s: %s", host, redact.String(err.Error()))
+}
+
+func (c *Client) once(ctx context.Context, r Request, u *url.URL, body []byte, contentType, token string) (*http.Response, error) {
+	// The timeout bounds the wait for headers and then each pause while the
+	// body streams, so a long export runs as long as data keeps coming.
+	ctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(c.opts.Timeout, cancel)
+	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		timer.Stop()
+		cancel()
+		return nil, err
+	}
+	if body == nil {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("User-Agent", c.opts.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	if r.Accept != "" {
+		req.Header.Set("Accept", r.Accept)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if r.IdempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", r.IdempotencyKey)
+	}
+	c.traceRequest(req, body, contentType)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		timer.Stop()
+		cancel()
+		if c.opts.Debug != nil {
+			fmt.Fprintf(c.opts.Debug, "< error after %s: %s\n", time.Since(start).Round(time.Millisecond), redact.String(err.Error()))
+		}
+		return nil, err
+	}
+	c.traceResponse(resp, time.Since(start))
+	timer.Reset(c.opts.Timeout)
+	resp.Body = &idleBody{ReadCloser: resp.Body, cancel: cancel, timer: timer, idle: c.opts.Timeout}
+	return resp, nil
+}
+
+// idleBody ends a body that stalls longer than the timeout and releases the
+// request's context when closed.
+type idleBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+	timer  *time.Timer
+	idle   time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &TransportError{Err: fmt.Errorf("the answer stopped before its end: %s", redact.String(err.Error()))}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+func (c *Client) decodeError(resp *http.Response) error {
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	c.traceBody("<", resp.Header.Get("Content-Type"), data)
+	he := &HTTPError{Status: resp.StatusCode}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(data, &body) == nil && body.Error != "" {
+		he.Code, he.Description = body.Error, body.Description
+	} else {
+		// Not our JSON: a proxy's HTML page or similar. Say so briefly.
+		he.Code = codeForStatus(resp.StatusCode)
+		he.Description = fmt.Sprintf("the server at %s answered %d %s", c.base.Host, resp.StatusCode, http.StatusText(resp.StatusCode))
+		if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
+			he.Description += " with a non-JSON page (a proxy in the way?)"
+		}
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		he.RetryAfter = parseRetryAfter(ra)
+	}
+	return he
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case 400:
+		return "invalid_request"
+	case 401:
+		return "invalid_token"
+	case 403:
+		return "forbidden"
+	case 404:
+		return "not_found"
+	case 409:
+		return "conflict"
+	case 413:
+		return "request_too_large"
+	case 429:
+		return "rate_limited"
+	}
+	if status >= 500 {
+		return "server_error"
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+func parseRetryAfter(v string) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func (c *Client) noteExpiry(resp *http.Response, token string) {
+	if c.opts.OnCredentialExpiry == nil || token == "" {
+		return
+	}
+	v := resp.Header.Get(CredentialExpiresHeader)
+	if v == "" {
+		return
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		c.opts.OnCredentialExpiry(redact.Prefix(token), t)
+	}
+}
+
+func (c *Client) traceRequest(req *http.Request, body []byte, contentType string) {
+	if c.opts.Debug == nil {
+		return
+	}
+	fmt.Fprintf(c.opts.Debug, "> %s %s\n", req.Method, redact.String(req.URL.String()))
+	for name, vals := range req.Header {
+		for _, v := range vals {
+			fmt.Fprintf(c.opts.Debug, "> %s: %s\n", name, redact.Header(name, v))
+		}
+	}
+	c.traceBody(">", contentType, body)
+}
+
+func (c *Client) traceResponse(resp *http.Response, d time.Duration) {
+	if c.opts.Debug == nil {
+		return
+	}
+	fmt.Fprintf(c.opts.Debug, "< %s (%s)\n", resp.Status, d.Round(time.Millisecond))
+	for name, vals := range resp.Header {
+		for _, v := range vals {
+			fmt.Fprintf(c.opts.Debug, "< %s: %s\n", name, redact.Header(name, v))
+		}
+	}
+}
+
+func (c *Client) traceBody(dir, contentType string, body []byte) {
+	if c.opts.Debug == nil || len(body) == 0 {
+		return
+	}
+	if !strings.Contains(contentType, "json") && !strings.Contains(contentType, "form") {
+		fmt.Fprintf(c.opts.Debug, "%s (%d bytes of %s)\n", dir, len(body), contentType)
+		return
+	}
+	const max = 4096
+	s := string(body)
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	fmt.Fprintf(c.opts.Debug, "%s %s\n", dir, redact.String(strings.TrimSpace(s)))
+}

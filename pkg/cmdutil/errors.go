@@ -1,0 +1,70 @@
+// Package cmdutil holds what every command shares: the Factory, the exit-code
+// error type, and small helpers for flags and arguments.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes of SPEC §2.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitCancelled   = 3
+	ExitAuth        = 4
+	ExitForbidden   = 5
+	ExitNotFound    = 6
+	ExitRateLimited = 7
+	ExitConflict    = 8
+	ExitUnavailable = 9
+)
+
+// ExitError is an error with its exit code, an error code for `-o json`
+// consumers and an optional hint.
+type ExitError struct {
+	Code    int
+	ErrCode string
+	Msg     string
+	Hint    string
+	Err     error
+}
+
+func (e *ExitError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return "error"
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageErrorf is exit 2: bad flag, bad argument, refused without a terminal.
+func UsageErrorf(format string, a ...any) error {
+	return &ExitError{Code: ExitUsage, ErrCode: "usage", Msg: fmt.Sprintf(format, a...)}
+}
+
+// NotAuthenticated is exit 4.
+func NotAuthenticated(msg string) error {
+	return &ExitError{Code: ExitAuth, ErrCode: "not_authenticated", Msg: msg, Hint: "run 'codesync-cli login' or set CODESYNC_AUTH_TOKEN"}
+}
+
+// Errorf is exit 1.
+func Errorf(format string, a ...any) error {
+	return &ExitError{Code: ExitFailure, ErrCode: "error", Msg: fmt.Sprintf(format, a...)}
+}
+
+// WithHint adds a hint to err, keeping its code.
+func WithHint(err error, hint string) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		c := *ee
+		c.Hint = hint
+		return &c
+	}
+	return &ExitError{Code: ExitFailure, ErrCode: "error", Err: err, Hint: hint}
+}

@@ -1,0 +1,62 @@
+// Package redact removes secrets from text before it reaches a terminal or a
+// log: API keys, OAuth tokens, JWTs, and the values of JSON fields and form
+// parameters that carry secrets.
+package redact
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Mask replaces every redacted secret.
+const Mask = "[REDACTED]"
+
+var (
+	// csy_prod_/csy_dev_ keys, csa_/csr_ OAuth tokens, and JWTs (three base64url
+	// parts, the first starting with the encoded '{"').
+	tokenRE = regexp.MustCompile(`\bcs[a-z]_(?:prod_|dev_)?[0-9A-Za-z_-]{16,}|\beyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]*`)
+	// "token": "…", "refresh_token": "…", "password": "…" and friends.
+	jsonFieldRE = regexp.MustCompile(`("(?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|private_key|csrf_token)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	// form or query parameters: token=…&password=…
+	formFieldRE = regexp.MustCompile(`\b((?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|csrf_token)=)[^&\s]+`)
+	pemRE       = regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`)
+)
+
+// String redacts every secret found in s.
+func String(s string) string {
+	s = pemRE.ReplaceAllString(s, Mask)
+	s = jsonFieldRE.ReplaceAllString(s, `$1"`+Mask+`"`)
+	s = formFieldRE.ReplaceAllString(s, `${1}`+Mask)
+	s = tokenRE.ReplaceAllStringFunc(s, func(t string) string {
+		return Prefix(t) + "…" + Mask
+	})
+	return s
+}
+
+// Header redacts an HTTP header value by name.
+func Header(name, value string) string {
+	switch strings.ToLower(name) {
+	case "authorization", "proxy-authorization":
+		if i := strings.IndexByte(value, ' '); i > 0 {
+			return value[:i+1] + Mask
+		}
+		return Mask
+	case "cookie", "set-cookie":
+		return Mask
+	}
+	return String(value)
+}
+
+// Prefix is the part of a token that may be shown: its first 12 characters for
+// API keys (what `key list` calls the prefix), the kind only for others.
+func Prefix(t string) string {
+	switch {
+	case strings.HasPrefix(t, "csy_") && len(t) > 12:
+		return t[:12]
+	case strings.HasPrefix(t, "eyJ"):
+		return "eyJ"
+	case len(t) > 4 && t[3] == '_':
+		return t[:4]
+	}
+	return ""
+}
