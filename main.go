@@ -52,13 +52,13 @@ type problem struct {
 // that happens.
 func describe(err error) problem {
 	var (
-		ee   *cmdutil.ExitError
-		he   *api.HTTPError
-		te   *api.TransportError
-		ie   *api.InsecureURLError
-		ue   *api.URLError
-		ke   *credstore.UnavailableError
-		se   *auth.SessionExpiredError
+		ee *cmdutil.ExitError
+		he *api.HTTPError
+		te *api.TransportError
+		ie *api.InsecureURLError
+		ue *api.URLError
+		ke *credstore.UnavailableError
+		se *auth.SessionExpiredError
 	)
 	switch {
 	case errors.As(err, &ee):

@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/codesync/codesync-cli/cmd/configcmd"
+	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
@@ -53,6 +54,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	cmd.AddCommand(
 		configcmd.NewCmdConfig(f),
 		version.NewCmdVersion(f, nil),
+		servercmd.NewCmdServer(f, nil),
 	)
 	return cmd
 }

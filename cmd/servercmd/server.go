@@ -1,0 +1,241 @@
+// Package servercmd is `codesync-cli server` and its user administration.
+package servercmd
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+
+	"github.com/codesync/codesync-cli/pkg/api"
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+)
+
+// Options of `server`.
+type Options struct {
+	F            *cmdutil.Factory
+	Addr         string
+	DB           string
+	Dev          bool
+	Environment  string
+	TLSCert      string
+	TLSKey       string
+	ClientCA     string
+	ProdRate     string
+	DevRate      string
+	AnonRate     string
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	FailedLogins int
+}
+
+func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the reference CodeSync server (SQLite, real OAuth, real rate limits)",
+		Long: `Run the reference CodeSync server: the CodeSync API on SQLite, for development,
+tests and team sandboxes.
+
+With --dev it keeps its database in a temporary file removed at shutdown (unless
+--db is given), creates the user dev with a random password and a first csy_dev_
+key, and prints four lines for eval:
+
+  export CODESYNC_SERVER=http://HOST:PORT
+  export CODESYNC_DEV_USER=dev
+  export CODESYNC_DEV_PASSWORD=…
+  export CODESYNC_AUTH_TOKEN=csy_dev_…`,
+		Example: `  $ codesync-cli server --dev --addr 127.0.0.1:0
+  $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one)")
+	cmd.PersistentFlags().StringVar(&opts.DB, "db", "", "SQLite database file (required unless --dev)")
+	fl.BoolVar(&opts.Dev, "dev", false, "development mode: throwaway database, dev user and first key")
+	fl.StringVar(&opts.Environment, "environment", model.EnvProduction, "production or sandbox (a sandbox refuses csy_prod_ keys)")
+	fl.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM)")
+	fl.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	fl.StringVar(&opts.ClientCA, "client-ca", "", "CA (PEM) whose client certificates are required (mutual TLS)")
+	fl.StringVar(&opts.ProdRate, "rate-limit-prod", "50/s", "rate cap per production credential (burst twice the rate)")
+	fl.StringVar(&opts.DevRate, "rate-limit-dev", "10/s", "rate cap per csy_dev_ key and on a sandbox server")
+	fl.StringVar(&opts.AnonRate, "rate-limit-anon", "20/s", "rate cap per IP for calls without a valid credential")
+	fl.DurationVar(&opts.AccessTTL, "access-token-ttl", 2*time.Hour, "OAuth access token lifetime")
+	fl.DurationVar(&opts.RefreshTTL, "refresh-token-ttl", 720*time.Hour, "OAuth refresh token lifetime")
+	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
+	cmd.AddCommand(NewCmdUser(f, opts))
+	return cmd
+}
+
+// ParseRate reads "50/s", "600/m", "1000/h" or a plain number per second.
+func ParseRate(s string) (rate.Limit, error) {
+	num, unit, found := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid rate %q: use N/s, N/m or N/h", s)
+	}
+	per := time.Second
+	if found {
+		switch unit {
+		case "s":
+		case "m":
+			per = time.Minute
+		case "h":
+			per = time.Hour
+		default:
+			return 0, fmt.Errorf("invalid rate %q: use N/s, N/m or N/h", s)
+		}
+	}
+	return rate.Limit(n / per.Seconds()), nil
+}
+
+func (o *Options) config() (server.Config, error) {
+	cfg := server.Config{Environment: o.Environment, AccessTokenTTL: o.AccessTTL, RefreshTokenTTL: o.RefreshTTL, FailedLoginThreshold: o.FailedLogins}
+	if o.Environment != model.EnvProduction && o.Environment != model.EnvSandbox {
+		return cfg, cmdutil.UsageErrorf("invalid --environment %q: use production or sandbox", o.Environment)
+	}
+	var err error
+	for flag, dst := range map[string]*rate.Limit{o.ProdRate: &cfg.ProdRate, o.DevRate: &cfg.DevRate, o.AnonRate: &cfg.AnonRate} {
+		if *dst, err = ParseRate(flag); err != nil {
+			return cfg, cmdutil.UsageErrorf("%s", err)
+		}
+	}
+	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
+		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
+	}
+	return cfg, nil
+}
+
+func (o *Options) tlsConfig() (*tls.Config, error) {
+	if o.TLSCert == "" && o.TLSKey == "" {
+		if o.ClientCA != "" {
+			return nil, cmdutil.UsageErrorf("--client-ca needs --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	if o.TLSCert == "" || o.TLSKey == "" {
+		return nil, cmdutil.UsageErrorf("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+	if err != nil {
+		return nil, cmdutil.UsageErrorf("cannot load --tls-cert %s with --tls-key %s: %s", o.TLSCert, o.TLSKey, err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.ClientCA != "" {
+		pem, err := os.ReadFile(o.ClientCA)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("cannot read --client-ca: %s", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, cmdutil.UsageErrorf("--client-ca %s holds no PEM certificate", o.ClientCA)
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, o *Options) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return cmdutil.UsageErrorf("invalid --addr %q: use HOST:PORT", o.Addr)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	if tlsCfg == nil && !o.Dev && !api.SecureURL(mustURL("http://"+net.JoinHostPort(host, "1"))) {
+		return cmdutil.UsageErrorf("refusing to listen on %s without TLS: give --tls-cert and --tls-key, or listen on 127.0.0.1", o.Addr)
+	}
+	dbPath := o.DB
+	if dbPath == "" {
+		if !o.Dev {
+			return cmdutil.UsageErrorf("--db PATH is required (or --dev for a throwaway database)")
+		}
+		// SQLite's in-memory databases cannot be shared by concurrent
+		// connections in WAL mode; a temporary file removed at shutdown
+		// behaves the same for a throwaway server.
+		dir, err := os.MkdirTemp("", "codesync-dev-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "dev.sqlite")
+	}
+	st, err := store.Open(dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	level := slog.LevelInfo
+	if o.F.Flags.Debug {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(o.F.IOStreams.ErrOut, &slog.HandlerOptions{Level: level}))
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return cmdutil.Errorf("cannot listen on %s: %s", o.Addr, err)
+	}
+	base := scheme + "://" + ln.Addr().String()
+	cfg.Issuer = base
+	srv := server.New(cfg, st)
+	ios := o.F.IOStreams
+	fmt.Fprintf(ios.ErrOut, "CodeSync reference server %s listening on %s (%s, database %s)\n", o.F.Version, base, cfg.Environment, displayDB(o.DB))
+	if o.Dev {
+		pw, tok, err := srv.BootstrapDev(ctx)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintf(ios.ErrOut, "Development mode: user %s, one csy_dev_ key. Not for production.\n", server.DevUser)
+		fmt.Fprintf(ios.Out, "export CODESYNC_SERVER=%s\nexport CODESYNC_DEV_USER=%s\nexport CODESYNC_DEV_PASSWORD=%s\nexport CODESYNC_AUTH_TOKEN=%s\n", base, server.DevUser, pw, tok)
+	}
+	if f, ok := ios.Out.(*os.File); ok {
+		_ = f.Sync()
+	}
+	err = srv.Serve(ctx, ln, tlsCfg)
+	fmt.Fprintln(ios.ErrOut, "server stopped")
+	return err
+}
+
+func displayDB(p string) string {
+	if p == "" {
+		return "temporary"
+	}
+	return p
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	return u
+}

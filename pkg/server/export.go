@@ -1,0 +1,169 @@
+package server
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+)
+
+// parseSince reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
+func parseSince(v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// exportKeys streams every key of the caller (revoked and expired included)
+// row by row from the database: memory stays flat however many there are.
+func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "ndjson" && format != "csv" {
+		return badRequest("format must be json, ndjson or csv")
+	}
+	since, ok := parseSince(q.Get("since"))
+	if !ok {
+		return badRequest("since must be a date (2006-01-02) or an RFC 3339 time")
+	}
+	withEvents, ok := parseBool(q.Get("include_events"))
+	if !ok {
+		return badRequest("include_events must be true or false")
+	}
+	if withEvents && format != "json" {
+		return badRequest("include_events needs format=json (ndjson and csv hold one key a line)")
+	}
+	if withEvents && !c.HasScope("audit:read") {
+		return insufficientScope("audit:read")
+	}
+	ctx := r.Context()
+	now := s.now()
+	var summary model.ExportSummary
+	if format == "json" {
+		var err error
+		if summary, err = s.store.Summary(ctx, c.User.ID, since, now, keyrules.ExpiringIn); err != nil {
+			return s.internal(err)
+		}
+	}
+	ct := map[string]string{"json": "application/json", "ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}[format]
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	rows := 0
+	// keep the connection's write deadline moving while data flows
+	progress := func() {
+		rows++
+		if rows%2000 == 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		}
+	}
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	var err error
+	switch format {
+	case "ndjson":
+		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+			progress()
+			return enc.Encode(s.keyJSON(k))
+		})
+	case "csv":
+		cw := csv.NewWriter(bw)
+		_ = cw.Write(model.CSVHeader)
+		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+			progress()
+			return cw.Write(csvRow(s.keyJSON(k)))
+		})
+		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+	case "json":
+		head, _ := json.Marshal(struct {
+			SchemaVersion int                 `json:"schema_version"`
+			GeneratedAt   time.Time           `json:"generated_at"`
+			Server        string              `json:"server"`
+			User          string              `json:"user"`
+			Summary       model.ExportSummary `json:"summary"`
+		}{1, now.Truncate(time.Second), s.cfg.Issuer, c.User.Name, summary})
+		bw.Write(head[:len(head)-1]) // leave the object open
+		bw.WriteString(`,"keys":[`)
+		first := true
+		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+			progress()
+			if !first {
+				bw.WriteByte(',')
+			}
+			first = false
+			return writeCompact(bw, s.keyJSON(k))
+		})
+		bw.WriteByte(']')
+		if err == nil && withEvents {
+			bw.WriteString(`,"events":[`)
+			first = true
+			err = s.store.ForEachEvent(ctx, store.EventFilter{UserID: c.User.ID, Since: since}, func(e *store.Event) error {
+				progress()
+				if !first {
+					bw.WriteByte(',')
+				}
+				first = false
+				return writeCompact(bw, eventJSON(e))
+			})
+			bw.WriteByte(']')
+		}
+		bw.WriteString("}\n")
+	}
+	if err != nil {
+		// Headers are gone; cut the stream so the client sees a truncated
+		// body rather than a complete-looking file.
+		s.cfg.Logger.Error("export failed midway", "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	_ = bw.Flush()
+	return nil
+}
+
+func writeCompact(bw *bufio.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = bw.Write(b)
+	return err
+}
+
+func csvRow(k model.Key) []string {
+	t := func(p *time.Time) string {
+		if p == nil {
+			return ""
+		}
+		return p.UTC().Format(time.RFC3339)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	return []string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
+		strings.Join(k.Namespaces, " "), k.Status, k.CreatedAt.UTC().Format(time.RFC3339), k.ExpiresAt.UTC().Format(time.RFC3339),
+		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo)}
+}

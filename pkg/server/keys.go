@@ -1,0 +1,345 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/token"
+)
+
+// DefaultGrace is how long a rotated key keeps working when no grace is given.
+const DefaultGrace = 24 * time.Hour
+
+// MaxGrace bounds the grace period.
+const MaxGrace = 30 * 24 * time.Hour
+
+// keyJSON renders a stored key as the contract's key object.
+func (s *Server) keyJSON(k *store.KeyRecord) model.Key {
+	return model.Key{
+		ID: k.ID, Name: k.Name, Prefix: k.Prefix, Environment: k.Environment,
+		Scopes: k.Scopes, CIDRs: k.CIDRs, Namespaces: k.Namespaces,
+		Status: k.Status(s.now(), keyrules.ExpiringIn), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
+		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, RevokedAt: k.RevokedAt,
+		RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+	}
+}
+
+func newKeyID() string { return "key_" + token.RandomString(16) }
+
+func validName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// escalation refuses scopes the caller does not hold and records the attempt.
+func (s *Server) escalation(r *http.Request, c *Credential, wanted []string, what string) *apiError {
+	var missing []string
+	for _, sc := range wanted {
+		if !c.HasScope(sc) {
+			missing = append(missing, sc)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	ip := remoteAddr(r).String()
+	_ = s.store.AddEvent(r.Context(), &store.Event{UserID: &c.User.ID, Type: model.EventScopeEscalated, Time: s.now(), Actor: c.User.Name,
+		KeyID: c.keyID(), IP: &ip, Detail: fmt.Sprintf("refused: %s asked for %s beyond the caller's scopes", what, strings.Join(missing, " "))})
+	e := insufficientScope(strings.Join(missing, " "))
+	e.desc = "a key cannot be granted scopes its creator lacks: " + strings.Join(missing, ", ")
+	return e
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	var req model.CreateKeyRequest
+	if e := decodeBody(w, r, &req); e != nil {
+		return e
+	}
+	if !validName(req.Name) {
+		return badRequest("name must be 1 to 64 printable characters")
+	}
+	scopes, err := keyrules.CheckScopes(req.Scopes)
+	if err != nil {
+		return badRequest("%s", err)
+	}
+	expiresIn := keyrules.DefExpiry
+	if req.ExpiresIn != 0 {
+		expiresIn = time.Duration(req.ExpiresIn) * time.Second
+	}
+	if err := keyrules.CheckExpiry(expiresIn); err != nil {
+		return badRequest("expires_in: %s", err)
+	}
+	cidrs, err := keyrules.CheckCIDRs(req.CIDRs)
+	if err != nil {
+		return badRequest("%s", err)
+	}
+	namespaces, err := keyrules.CheckNamespaces(req.Namespaces)
+	if err != nil {
+		return badRequest("%s", err)
+	}
+	env := req.Environment
+	if env == "" {
+		env = s.cfg.Environment
+	}
+	if env != model.EnvProduction && env != model.EnvSandbox {
+		return badRequest("environment must be production or sandbox")
+	}
+	if env == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
+		return badRequest("this sandbox server issues only sandbox keys")
+	}
+	if e := s.escalation(r, c, scopes, "a new key"); e != nil {
+		return e
+	}
+	tokEnv := "prod"
+	if env == model.EnvSandbox {
+		tokEnv = "dev"
+	}
+	tok := token.New(tokEnv)
+	now := s.now().Truncate(time.Second)
+	k := &store.KeyRecord{
+		ID: newKeyID(), UserID: c.User.ID, Name: req.Name, Prefix: token.Prefix(tok), TokenHash: token.Hash(tok),
+		Environment: env, Scopes: scopes, CIDRs: cidrs, Namespaces: namespaces,
+		CreatedAt: now, ExpiresAt: now.Add(expiresIn),
+	}
+	ip := remoteAddr(r).String()
+	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenCreated, Time: now, Actor: c.User.Name, KeyID: &k.ID, IP: &ip,
+		Detail: fmt.Sprintf("name=%q scopes=%s env=%s expires=%s", k.Name, strings.Join(scopes, ","), env, k.ExpiresAt.Format(time.RFC3339))}
+	if err := s.store.CreateKey(r.Context(), k, keyrules.MaxActive, ev); err != nil {
+		if errors.Is(err, store.ErrKeyLimit) {
+			return errf(http.StatusConflict, "key_limit_reached", "a user holds at most %d active keys: revoke one first", keyrules.MaxActive)
+		}
+		return s.internal(err)
+	}
+	writeJSON(w, http.StatusCreated, model.KeyWithToken{Key: s.keyJSON(k), Token: tok})
+	return nil
+}
+
+func (s *Server) internal(err error) *apiError {
+	s.cfg.Logger.Error("internal error", "error", err)
+	return errf(http.StatusInternalServerError, "server_error", "internal error")
+}
+
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(c string) (int64, bool) {
+	if c == "" {
+		return 0, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 2 || b[0] != 's' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(b[1:]), 10, 64)
+	return v, err == nil && v >= 0
+}
+
+func parseLimit(r *http.Request, def, max int) (int, *apiError) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest("limit must be a whole number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+func parseBool(v string) (bool, bool) {
+	switch v {
+	case "", "0", "false":
+		return false, true
+	case "1", "true":
+		return true, true
+	}
+	return false, false
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	q := r.URL.Query()
+	limit, e := parseLimit(r, 50, 100)
+	if e != nil {
+		return e
+	}
+	after, ok := decodeCursor(q.Get("cursor"))
+	if !ok {
+		return badRequest("malformed cursor")
+	}
+	all, ok := parseBool(q.Get("all"))
+	if !ok {
+		return badRequest("all must be true or false")
+	}
+	keys, err := s.store.ListKeys(r.Context(), c.User.ID, all, after, limit+1, s.now())
+	if err != nil {
+		return s.internal(err)
+	}
+	out := model.KeyList{Keys: []model.Key{}}
+	for i, k := range keys {
+		if i == limit {
+			next := encodeCursor(keys[i-1].Seq)
+			out.NextCursor = &next
+			break
+		}
+		out.Keys = append(out.Keys, s.keyJSON(k))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	k, err := s.store.KeyByID(r.Context(), c.User.ID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("key")
+	} else if err != nil {
+		return s.internal(err)
+	}
+	writeJSON(w, http.StatusOK, s.keyJSON(k))
+	return nil
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	id := r.PathValue("id")
+	now := s.now()
+	ip := remoteAddr(r).String()
+	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &id, IP: &ip, Detail: "revoked"}
+	k, err := s.store.RevokeKey(r.Context(), c.User.ID, id, now, ev)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("key")
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		return errf(http.StatusConflict, "already_revoked", "the key %s is already revoked", id)
+	case err != nil:
+		return s.internal(err)
+	}
+	writeJSON(w, http.StatusOK, s.keyJSON(k))
+	return nil
+}
+
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	var raw json.RawMessage
+	var req model.RotateKeyRequest
+	if r.ContentLength != 0 {
+		if e := decodeBody(w, r, &raw); e != nil {
+			return e
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return badRequest("malformed JSON body: %s", err.Error())
+		}
+	}
+	grace := DefaultGrace
+	if req.GraceSeconds != nil {
+		grace = time.Duration(*req.GraceSeconds) * time.Second
+		if grace < 0 || grace > MaxGrace {
+			return badRequest("grace_seconds must be from 0 to %d", int64(MaxGrace/time.Second))
+		}
+	}
+	expiresIn := keyrules.DefExpiry
+	if req.ExpiresIn != 0 {
+		expiresIn = time.Duration(req.ExpiresIn) * time.Second
+	}
+	if err := keyrules.CheckExpiry(expiresIn); err != nil {
+		return badRequest("expires_in: %s", err)
+	}
+	var idem *store.Idem
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if len(k) > 200 {
+			return badRequest("Idempotency-Key is longer than 200 characters")
+		}
+		sum := sha256.Sum256(raw)
+		idem = &store.Idem{Key: k, Request: "rotate " + r.PathValue("id") + " " + hex.EncodeToString(sum[:])}
+	}
+	now := s.now().Truncate(time.Second)
+	var tok string
+	ip := remoteAddr(r).String()
+	st, err := s.store.RotateKey(r.Context(), store.RotateParams{
+		UserID: c.User.ID, OldID: r.PathValue("id"), Now: now, GraceTo: now.Add(grace), Idem: idem,
+		New: func() *store.KeyRecord {
+			return &store.KeyRecord{ID: newKeyID(), CreatedAt: now, ExpiresAt: now.Add(expiresIn)}
+		}(),
+		Prepare: func(old, nw *store.KeyRecord) error {
+			if !scopesSubset(old.Scopes, c.Scopes) {
+				return errEscalation
+			}
+			env := "prod"
+			if old.Environment == model.EnvSandbox {
+				env = "dev"
+			}
+			tok = token.New(env)
+			nw.Prefix, nw.TokenHash = token.Prefix(tok), token.Hash(tok)
+			return nil
+		},
+		Events: func(old, nw *store.KeyRecord) []*store.Event {
+			return []*store.Event{{UserID: &c.User.ID, Type: model.EventTokenRotated, Time: now, Actor: c.User.Name, KeyID: &old.ID, IP: &ip,
+				Detail: fmt.Sprintf("replaced by %s; old key works until %s", nw.ID, oldEnd(old).Format(time.RFC3339))}}
+		},
+		Render: func(old, nw *store.KeyRecord) (store.Stored, error) {
+			b, err := json.Marshal(model.RotateKeyResponse{Old: s.keyJSON(old), New: model.KeyWithToken{Key: s.keyJSON(nw), Token: tok}})
+			return store.Stored{Status: http.StatusOK, Body: b}, err
+		},
+	})
+	switch {
+	case errors.Is(err, errEscalation):
+		k, err := s.store.KeyByID(r.Context(), c.User.ID, r.PathValue("id"))
+		if err != nil {
+			return s.internal(err)
+		}
+		return s.escalation(r, c, k.Scopes, "a rotation")
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("key")
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		return errf(http.StatusConflict, "already_revoked", "the key is revoked or already rotated: rotate its replacement instead")
+	case errors.Is(err, store.ErrIdempotencyKey):
+		return errf(http.StatusUnprocessableEntity, "invalid_request", "this Idempotency-Key was used for another request")
+	case err != nil:
+		return s.internal(err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(st.Status)
+	_, _ = w.Write(append(st.Body, '\n'))
+	return nil
+}
+
+var errEscalation = errors.New("scope escalation")
+
+func oldEnd(k *store.KeyRecord) time.Time {
+	if k.RevokedAt != nil {
+		return *k.RevokedAt
+	}
+	return k.ExpiresAt
+}
+
+// scopesSubset reports whether every scope of a is in b.
+func scopesSubset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+)
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) *apiError {
+	now := s.now()
+	n, err := s.store.CountEvents(r.Context(), model.EventLoginFailed, now.Add(-time.Hour))
+	if err != nil {
+		return s.internal(err)
+	}
+	h := model.Health{Status: "ok", FailedLoginsLastHour: n, FailedLoginThreshold: s.cfg.FailedLoginThreshold, Time: now.Truncate(time.Second)}
+	if n >= s.cfg.FailedLoginThreshold {
+		h.Status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	out := model.WhoAmI{User: model.WhoAmIUser{Name: c.User.Name},
+		Credential: model.WhoAmICredential{Type: c.Type, ID: c.ID, Scopes: c.Scopes, Environment: c.Environment}}
+	if !c.ExpiresAt.IsZero() {
+		t := c.ExpiresAt.UTC()
+		out.Credential.ExpiresAt = &t
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type packageJSON struct {
+	Name      string          `json:"name"`
+	Owner     string          `json:"owner"`
+	Metadata  json.RawMessage `json:"metadata"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	name := r.PathValue("name")
+	if !keyrules.ValidPackage(name) {
+		return badRequest("package names look like @scope/name (lower case)")
+	}
+	if !keyrules.NamespaceAllows(c.Namespaces, name) {
+		e := insufficientScope("registry:publish")
+		e.desc = "this key may not publish outside its namespaces"
+		return e
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return errf(http.StatusRequestEntityTooLarge, "request_too_large", "the body is larger than %d bytes", maxBody)
+	}
+	var obj map[string]any
+	if json.Unmarshal(body, &obj) != nil {
+		return badRequest("the body must be a JSON object of package metadata")
+	}
+	p := &store.Package{Name: name, UserID: c.User.ID, Metadata: body, UpdatedAt: s.now()}
+	if err := s.store.PutPackage(r.Context(), p); errors.Is(err, store.ErrExists) {
+		return errf(http.StatusForbidden, "insufficient_scope", "the package %s belongs to another user", name)
+	} else if err != nil {
+		return s.internal(err)
+	}
+	writeJSON(w, http.StatusOK, packageJSON{Name: name, Owner: c.User.Name, Metadata: body, UpdatedAt: p.UpdatedAt.Truncate(time.Second)})
+	return nil
+}
+
+func (s *Server) getPackage(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	p, err := s.store.GetPackage(r.Context(), r.PathValue("name"))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("package")
+	} else if err != nil {
+		return s.internal(err)
+	}
+	owner := ""
+	if u, err := s.store.UserByID(r.Context(), p.UserID); err == nil {
+		owner = u.Name
+	}
+	writeJSON(w, http.StatusOK, packageJSON{Name: p.Name, Owner: owner, Metadata: p.Metadata, UpdatedAt: p.UpdatedAt})
+	return nil
+}

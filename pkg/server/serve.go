@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// HTTPServer wraps the handler with the timeouts that keep slow or idle
+// clients from holding connections (slowloris).
+func (s *Server) HTTPServer(tlsCfg *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second, // exports extend it while they stream
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		TLSConfig:         tlsCfg,
+	}
+}
+
+// Serve runs until ctx ends, then shuts down gracefully: in-flight requests
+// finish (up to 30 s), new ones are refused.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
+	hs := s.HTTPServer(tlsCfg)
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCfg != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}

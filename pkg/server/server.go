@@ -1,0 +1,324 @@
+// Package server is the reference CodeSync server: the HTTP API of SPEC §4
+// over pkg/server/store. It is a real server (persistent, concurrent, rate
+// limited), embedded in the CLI as `codesync-cli server`.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+)
+
+// Config sets the server's policy.
+type Config struct {
+	Environment          string // model.EnvProduction or model.EnvSandbox
+	Issuer               string // base URL as clients see it (RFC 8414 issuer, JWT aud)
+	ProdRate             rate.Limit
+	DevRate              rate.Limit
+	AnonRate             rate.Limit // per IP, for calls without a valid credential
+	FailedLoginThreshold int        // health turns degraded at this many failures an hour
+	AccessTokenTTL       time.Duration
+	RefreshTokenTTL      time.Duration
+	Now                  func() time.Time
+	Logger               *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Environment == "" {
+		c.Environment = model.EnvProduction
+	}
+	if c.ProdRate == 0 {
+		c.ProdRate = 50
+	}
+	if c.DevRate == 0 {
+		c.DevRate = 10
+	}
+	if c.AnonRate == 0 {
+		c.AnonRate = 20
+	}
+	if c.FailedLoginThreshold == 0 {
+		c.FailedLoginThreshold = 50
+	}
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = 2 * time.Hour
+	}
+	if c.RefreshTokenTTL == 0 {
+		c.RefreshTokenTTL = 720 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server serves the API.
+type Server struct {
+	cfg   Config
+	store *store.Store
+	mux   *http.ServeMux
+
+	limits  *limiters
+	usedMu  sync.Mutex
+	lastUse map[string]time.Time // credential id -> last token:used write
+}
+
+// New builds a server over st.
+func New(cfg Config, st *store.Store) *Server {
+	cfg.defaults()
+	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), lastUse: map[string]time.Time{}}
+	s.routes()
+	return s
+}
+
+// SetIssuer sets the externally visible base URL once the listener is known.
+func (s *Server) SetIssuer(u string) { s.cfg.Issuer = u }
+
+// Issuer returns the base URL.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+// authed is a handler that runs with a checked credential.
+type authed func(w http.ResponseWriter, r *http.Request, c *Credential) *apiError
+
+// plain is a handler without a credential.
+type plain func(w http.ResponseWriter, r *http.Request) *apiError
+
+func (s *Server) routes() {
+	s.handle("GET /v1/auth/health", s.anonymous(s.health))
+	s.handle("GET /v1/auth/whoami", s.auth("", s.whoami))
+	s.handle("GET /v1/keys", s.auth("keys:read", s.listKeys))
+	s.handle("POST /v1/keys", s.auth("keys:write", s.createKey))
+	s.handle("GET /v1/keys/export", s.auth("keys:read", s.exportKeys))
+	s.handle("GET /v1/keys/{id}", s.auth("keys:read", s.getKey))
+	s.handle("POST /v1/keys/{id}/rotate", s.auth("keys:write", s.rotateKey))
+	s.handle("DELETE /v1/keys/{id}", s.auth("keys:write", s.revokeKey))
+	s.handle("GET /v1/audit/events", s.auth("audit:read", s.listEvents))
+	s.handle("PUT /v1/registry/packages/{name...}", s.auth("registry:publish", s.putPackage))
+	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
+	s.extraRoutes()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Handler is the full middleware chain: recover, request id, access log.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := newRequestID()
+		w.Header().Set("X-Request-Id", rid)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.cfg.Logger.Error("panic", "request_id", rid, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, errf(http.StatusInternalServerError, "server_error", "internal error (request %s)", rid))
+				}
+			}
+			// The path holds no secret; the query string and headers may, so
+			// they are never logged.
+			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		s.mux.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// remoteAddr is the peer's address: no proxy header is trusted.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// anonymous wraps a public handler with the per-IP limit.
+func (s *Server) anonymous(h plain) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if e := s.limitIP(r); e != nil {
+			writeError(w, e)
+			return
+		}
+		if e := h(w, r); e != nil {
+			writeError(w, e)
+		}
+	}
+}
+
+func (s *Server) limitIP(r *http.Request) *apiError {
+	if d, ok := s.limits.allow("ip:"+remoteAddr(r).String(), s.cfg.AnonRate, s.now()); !ok {
+		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", desc: "too many requests from this address", retryAfter: d}
+	}
+	return nil
+}
+
+// auth wraps h: credential, account, environment, CIDR, rate limit, scope —
+// in that order — then records the use.
+func (s *Server) auth(scope string, h authed) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, e := s.authenticate(r)
+		if e != nil {
+			if e.status == http.StatusUnauthorized {
+				// failed credentials count against the address, so guessing is slow
+				if le := s.limitIP(r); le != nil {
+					e = le
+				}
+			}
+			writeError(w, e)
+			return
+		}
+		if d, ok := s.limits.allow("cred:"+c.ID, s.rateFor(c), s.now()); !ok {
+			writeError(w, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+				desc: fmt.Sprintf("rate limit of this credential (%g/s) exceeded", float64(s.rateFor(c))), retryAfter: d})
+			return
+		}
+		if scope != "" && !c.HasScope(scope) {
+			writeError(w, insufficientScope(scope))
+			return
+		}
+		if !c.ExpiresAt.IsZero() && c.Type == model.CredentialAPIKey {
+			w.Header().Set("CodeSync-Credential-Expires", c.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		s.recordUse(r.Context(), c, remoteAddr(r))
+		if e := h(w, r, c); e != nil {
+			writeError(w, e)
+		}
+	}
+}
+
+func insufficientScope(scope string) *apiError {
+	return &apiError{status: http.StatusForbidden, code: "insufficient_scope", desc: "this credential lacks the scope " + scope, scope: scope}
+}
+
+func (s *Server) rateFor(c *Credential) rate.Limit {
+	if c.RateClass == "dev" || s.cfg.Environment == model.EnvSandbox {
+		return s.cfg.DevRate
+	}
+	return s.cfg.ProdRate
+}
+
+// recordUse writes token:used and last_used_* at most once a minute per
+// credential, not once a request.
+func (s *Server) recordUse(ctx context.Context, c *Credential, ip netip.Addr) {
+	now := s.now()
+	s.usedMu.Lock()
+	last, seen := s.lastUse[c.ID]
+	if seen && now.Sub(last) < time.Minute {
+		s.usedMu.Unlock()
+		return
+	}
+	s.lastUse[c.ID] = now
+	s.usedMu.Unlock()
+	ipStr := ip.String()
+	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenUsed, Time: now, Actor: c.User.Name, KeyID: c.keyID(), IP: &ipStr, Detail: c.Type + " " + c.Prefix}
+	var err error
+	if c.Type == model.CredentialAPIKey {
+		err = s.store.MarkUsed(ctx, c.ID, ipStr, now, ev)
+	} else {
+		err = s.store.AddEvent(ctx, ev)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("recording token use failed", "error", err)
+	}
+}
+
+// limiters holds token buckets by key, dropping idle ones.
+type limiters struct {
+	mu    sync.Mutex
+	m     map[string]*limiterEntry
+	sweep time.Time
+}
+
+type limiterEntry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func newLimiters() *limiters { return &limiters{m: map[string]*limiterEntry{}} }
+
+// allow takes one token for key at rate r (burst 2r); when refused it says how
+// long until a token is free.
+func (ls *limiters) allow(key string, r rate.Limit, now time.Time) (time.Duration, bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if now.Sub(ls.sweep) > time.Minute {
+		for k, e := range ls.m {
+			if now.Sub(e.seen) > 10*time.Minute {
+				delete(ls.m, k)
+			}
+		}
+		ls.sweep = now
+	}
+	e, ok := ls.m[key]
+	burst := int(2 * float64(r))
+	if burst < 1 {
+		burst = 1
+	}
+	if !ok || e.l.Limit() != r {
+		e = &limiterEntry{l: rate.NewLimiter(r, burst)}
+		ls.m[key] = e
+	}
+	e.seen = now
+	res := e.l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
