@@ -51,6 +51,18 @@ type problem struct {
 // describe maps every error to its exit code of SPEC §2: the one place where
 // that happens.
 func describe(err error) problem {
+	// several failures (key revoke ID…): the worst exit code wins
+	var multi interface{ Unwrap() []error }
+	if errors.As(err, &multi) && len(multi.Unwrap()) > 1 {
+		worst := problem{}
+		for _, e := range multi.Unwrap() {
+			if p := describe(e); p.code > worst.code {
+				worst = p
+			}
+		}
+		worst.msg, worst.hint = err.Error(), ""
+		return worst
+	}
 	var (
 		ee *cmdutil.ExitError
 		he *api.HTTPError

@@ -12,7 +12,12 @@ import (
 // TestMain lets testscript run the real binary's main as `codesync-cli`.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"codesync-cli": func() { os.Exit(run()) },
+		"codesync-cli": func() {
+			flush := scripttest.Tee()
+			code := run()
+			flush()
+			os.Exit(code)
+		},
 	})
 }
 

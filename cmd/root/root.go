@@ -4,7 +4,11 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/codesync/codesync-cli/cmd/audit"
+	"github.com/codesync/codesync-cli/cmd/authcmd"
 	"github.com/codesync/codesync-cli/cmd/configcmd"
+	"github.com/codesync/codesync-cli/cmd/health"
+	"github.com/codesync/codesync-cli/cmd/key"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
@@ -54,6 +58,12 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	cmd.AddCommand(
 		configcmd.NewCmdConfig(f),
 		version.NewCmdVersion(f, nil),
+		authcmd.NewCmdLogin(f, nil),
+		authcmd.NewCmdLogout(f, nil),
+		authcmd.NewCmdAuth(f),
+		key.NewCmdKey(f),
+		audit.NewCmdAudit(f),
+		health.NewCmdHealth(f, nil),
 		servercmd.NewCmdServer(f, nil),
 	)
 	return cmd

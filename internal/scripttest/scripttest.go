@@ -1,12 +1,38 @@
 // Package scripttest sets up the testscript sessions of the CLI: a clean
-// environment per script and the commands scripts use to start real servers.
+// environment per script, a real server per script, and a check at the end of
+// every script that no full token leaked into stderr or the server's log.
 package scripttest
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/time/rate"
+
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server"
+	"github.com/codesync/codesync-cli/pkg/server/store"
 )
+
+// Transcript file names in $WORK: every invocation of the CLI appends its
+// stdout and stderr there (see Tee).
+const (
+	stdoutLog = ".transcript.stdout"
+	stderrLog = ".transcript.stderr"
+	serverLog = ".server.log"
+)
+
+var tokenRE = regexp.MustCompile(`csy_(?:prod|dev)_[0-9A-Za-z]{36}`)
 
 // Params returns the testscript parameters for the scripts in dir.
 func Params(t *testing.T, dir string) testscript.Params {
@@ -16,22 +42,158 @@ func Params(t *testing.T, dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			// Each script gets its own config folder and no keyring: nothing of
 			// the developer's machine leaks in, and no keyring is touched.
-			env.Setenv("CODESYNC_CONFIG_DIR", env.WorkDir+"/.codesync")
-			env.Setenv("HOME", env.WorkDir+"/home")
-			env.Setenv("XDG_CONFIG_HOME", "")
-			env.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
-			env.Setenv("XDG_RUNTIME_DIR", "")
-			env.Setenv("CODESYNC_SERVER", "")
-			env.Setenv("CODESYNC_AUTH_TOKEN", "")
-			env.Setenv("CODESYNC_PROFILE", "")
-			env.Setenv("CODESYNC_KEYRING", "")
-			env.Setenv("NO_COLOR", "")
+			for k, v := range map[string]string{
+				"CODESYNC_CONFIG_DIR": env.WorkDir + "/.codesync", "HOME": env.WorkDir + "/home",
+				"XDG_CONFIG_HOME": "", "DBUS_SESSION_BUS_ADDRESS": "", "XDG_RUNTIME_DIR": "",
+				"CODESYNC_SERVER": "", "CODESYNC_AUTH_TOKEN": "", "CODESYNC_PROFILE": "", "CODESYNC_KEYRING": "",
+				"NO_COLOR": "", "CODESYNC_FORCE_TTY": "",
+				"CODESYNC_TEST_TRANSCRIPT": env.WorkDir,
+			} {
+				env.Setenv(k, v)
+			}
+			env.Defer(func() { checkLeaks(env.T(), env.WorkDir) })
 			return nil
 		},
-		Cmds: commands(),
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"serve": serve,
+		},
 	}
 }
 
-func commands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
-	return map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+// serve starts a real server on 127.0.0.1 with a SQLite file in $WORK and
+// exports SERVER_URL, DEV_TOKEN, DEV_PASSWORD and CODESYNC_SERVER. Options:
+// -sandbox, -rate-dev N (per second), -rate-prod N, -name NAME (env prefix).
+func serve(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! serve")
+	}
+	cfg := server.Config{}
+	prefix := ""
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-sandbox":
+			cfg.Environment = model.EnvSandbox
+		case "-rate-dev", "-rate-prod", "-failed-login-threshold":
+			i++
+			var v float64
+			fmt.Sscan(args[i], &v)
+			switch args[i-1] {
+			case "-rate-dev":
+				cfg.DevRate = rate.Limit(v)
+			case "-rate-prod":
+				cfg.ProdRate = rate.Limit(v)
+			default:
+				cfg.FailedLoginThreshold = int(v)
+			}
+		case "-name":
+			i++
+			prefix = args[i] + "_"
+		default:
+			ts.Fatalf("serve: unknown option %s", args[i])
+		}
+	}
+	work := ts.Getenv("WORK")
+	st, err := store.Open(filepath.Join(work, prefix+"server.sqlite"))
+	ts.Check(err)
+	logf, err := os.OpenFile(filepath.Join(work, serverLog), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	ts.Check(err)
+	cfg.Logger = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	url := "http://" + ln.Addr().String()
+	cfg.Issuer = url
+	srv := server.New(cfg, st)
+	pw, tok, err := srv.BootstrapDev(context.Background())
+	ts.Check(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		_ = srv.Serve(ctx, ln, nil)
+		close(done)
+	}()
+	ts.Defer(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		st.Close()
+		logf.Close()
+	})
+	ts.Setenv(prefix+"SERVER_URL", url)
+	ts.Setenv(prefix+"DEV_TOKEN", tok)
+	ts.Setenv(prefix+"DEV_PASSWORD", pw)
+	if prefix == "" {
+		ts.Setenv("CODESYNC_SERVER", url)
+	}
+	// remember the token so the leak check knows it
+	appendFile(filepath.Join(work, stdoutLog), tok+"\n")
+}
+
+func appendFile(path, s string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.WriteString(f, s)
+}
+
+// checkLeaks fails the script if a token that was ever shown on stdout (where
+// key create and rotate print it once) also appears on stderr or in the
+// server's log.
+func checkLeaks(t testscript.T, work string) {
+	out, _ := os.ReadFile(filepath.Join(work, stdoutLog))
+	tokens := tokenRE.FindAllString(string(out), -1)
+	if len(tokens) == 0 {
+		return
+	}
+	for _, name := range []string{stderrLog, serverLog} {
+		b, _ := os.ReadFile(filepath.Join(work, name))
+		for _, tok := range tokens {
+			if strings.Contains(string(b), tok) {
+				t.Fatal(fmt.Sprintf("token %s… leaked into %s", tok[:12], name))
+			}
+		}
+	}
+}
+
+// Tee is called by the test binary's codesync-cli command: when a transcript
+// folder is set, it copies the process's stdout and stderr there as well.
+// It returns a function that flushes the copies.
+func Tee() func() {
+	dir := os.Getenv("CODESYNC_TEST_TRANSCRIPT")
+	if dir == "" {
+		return func() {}
+	}
+	var waits []chan struct{}
+	tee := func(orig **os.File, name string) {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return
+		}
+		real := *orig
+		*orig = w
+		done := make(chan struct{})
+		waits = append(waits, done)
+		go func() {
+			io.Copy(io.MultiWriter(real, f), r)
+			f.Close()
+			close(done)
+		}()
+	}
+	tee(&os.Stdout, stdoutLog)
+	tee(&os.Stderr, stderrLog)
+	outW, errW := os.Stdout, os.Stderr
+	return func() {
+		outW.Close()
+		errW.Close()
+		for _, d := range waits {
+			<-d
+		}
+	}
 }

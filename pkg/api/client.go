@@ -479,3 +479,24 @@ func (c *Client) traceBody(dir, contentType string, body []byte) {
 	}
 	fmt.Fprintf(c.opts.Debug, "%s %s\n", dir, redact.String(strings.TrimSpace(s)))
 }
+
+// WithToken returns a copy of the client that sends tok.
+func (c *Client) WithToken(tok string) *Client {
+	o := c.opts
+	o.Token = func(context.Context) (string, error) { return tok, nil }
+	n, _ := New(o)
+	return n
+}
+
+// PostForm posts a form to an absolute URL on the same server (OAuth
+// endpoints named by the metadata document) and decodes the JSON answer.
+func (c *Client) PostForm(ctx context.Context, endpoint string, form url.Values, out any) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host != c.base.Host || u.Scheme != c.base.Scheme {
+		return fmt.Errorf("the OAuth endpoint %s is not on the server %s", endpoint, c.base.Host)
+	}
+	if !c.Secure() {
+		return &InsecureURLError{URL: c.base.String()}
+	}
+	return c.Do(ctx, Request{Method: http.MethodPost, Path: strings.TrimPrefix(u.Path, c.base.Path), Form: form, Anonymous: true}, out)
+}

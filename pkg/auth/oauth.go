@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -84,4 +85,22 @@ func Refresh(ctx context.Context, c *api.Client, hc *http.Client, s *Session) (*
 		return nil, &api.TransportError{Err: errors.New("cannot refresh the session: the token endpoint did not answer")}
 	}
 	return SessionFromToken(t, s.Scopes, s.User), nil
+}
+
+// Revoke revokes the session's refresh token (RFC 7009), which ends its whole
+// token family on the server.
+func Revoke(ctx context.Context, c *api.Client, s *Session) error {
+	m, err := Discover(ctx, c)
+	if err != nil {
+		return err
+	}
+	if m.RevocationEndpoint == "" {
+		return errors.New("the server offers no revocation endpoint")
+	}
+	tok, hint := s.RefreshToken, "refresh_token"
+	if tok == "" {
+		tok, hint = s.AccessToken, "access_token"
+	}
+	form := url.Values{"token": {tok}, "token_type_hint": {hint}, "client_id": {ClientID}}
+	return c.PostForm(ctx, m.RevocationEndpoint, form, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/config"
+	"github.com/codesync/codesync-cli/pkg/credstore"
 	"github.com/codesync/codesync-cli/pkg/iostreams"
 )
 
@@ -30,6 +31,8 @@ type Factory struct {
 	Config func() (*config.Effective, error)
 	// Credentials resolves which credential to use (env, keyring, file).
 	Credentials func() (*auth.Resolver, error)
+	// Store opens the credential store of a kind ("keyring" or "file").
+	Store func(kind string) (credstore.Store, error)
 	// APIClient is a client with the resolved credential attached.
 	APIClient func() (*api.Client, error)
 	// AnonymousClient sends no credential (health, OAuth endpoints).

@@ -51,6 +51,7 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 		}
 		return eff, nil
 	})
+	f.Store = func(kind string) (credstore.Store, error) { return NewStore(f, kind) }
 	transport := sync.OnceValues(func() (http.RoundTripper, error) { return newTransport(f) })
 	f.Credentials = sync.OnceValues(func() (*auth.Resolver, error) {
 		cfg, err := f.Config()
@@ -63,7 +64,7 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 			LockPath: filepath.Join(cfg.File.Dir(), cfg.ProfileName()+".lock"),
 			Now:      f.Now,
 		}
-		r.Store = sync.OnceValues(func() (credstore.Store, error) { return NewStore(f, cfg.Storage()) })
+		r.Store = sync.OnceValues(func() (credstore.Store, error) { return f.Store(cfg.Storage()) })
 		r.Refresher = func(ctx context.Context, s *auth.Session) (*auth.Session, error) {
 			c, err := f.AnonymousClient()
 			if err != nil {

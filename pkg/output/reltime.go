@@ -12,23 +12,27 @@ func RelativeTime(now, t time.Time) string {
 	if !future {
 		d = -d
 	}
+	// round to the nearest unit: a key made for 30 days is "in 30 days"
+	// a second later, not "in 29 days"
+	n := func(unit time.Duration) int { return int((d + unit/2) / unit) }
+	day := 24 * time.Hour
 	var s string
 	switch {
-	case d < time.Minute:
+	case d < 30*time.Second:
 		if future {
 			return "in less than a minute"
 		}
 		return "just now"
-	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
-	case d < 60*24*time.Hour:
-		s = plural(int(d/(24*time.Hour)), "day")
-	case d < 730*24*time.Hour:
-		s = plural(int(d/(30*24*time.Hour)), "month")
+	case n(time.Minute) < 60:
+		s = plural(n(time.Minute), "minute")
+	case n(time.Hour) < 48:
+		s = plural(n(time.Hour), "hour")
+	case n(day) < 60:
+		s = plural(n(day), "day")
+	case n(30*day) < 24:
+		s = plural(n(30*day), "month")
 	default:
-		s = plural(int(d/(365*24*time.Hour)), "year")
+		s = plural(n(365*day), "year")
 	}
 	if future {
 		return "in " + s

@@ -294,8 +294,17 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			return nil
 		},
 		Events: func(old, nw *store.KeyRecord) []*store.Event {
-			return []*store.Event{{UserID: &c.User.ID, Type: model.EventTokenRotated, Time: now, Actor: c.User.Name, KeyID: &old.ID, IP: &ip,
-				Detail: fmt.Sprintf("replaced by %s; old key works until %s", nw.ID, oldEnd(old).Format(time.RFC3339))}}
+			evs := []*store.Event{
+				{UserID: &c.User.ID, Type: model.EventTokenCreated, Time: now, Actor: c.User.Name, KeyID: &nw.ID, IP: &ip,
+					Detail: fmt.Sprintf("rotation of %s", old.ID)},
+				{UserID: &c.User.ID, Type: model.EventTokenRotated, Time: now, Actor: c.User.Name, KeyID: &old.ID, IP: &ip,
+					Detail: fmt.Sprintf("replaced by %s; old key works until %s", nw.ID, oldEnd(old).Format(time.RFC3339))},
+			}
+			if old.RevokedAt != nil {
+				evs = append(evs, &store.Event{UserID: &c.User.ID, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &old.ID, IP: &ip,
+					Detail: "revoked by a rotation with no grace period"})
+			}
+			return evs
 		},
 		Render: func(old, nw *store.KeyRecord) (store.Stored, error) {
 			b, err := json.Marshal(model.RotateKeyResponse{Old: s.keyJSON(old), New: model.KeyWithToken{Key: s.keyJSON(nw), Token: tok}})

@@ -1,0 +1,135 @@
+package authcmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/output"
+)
+
+func NewCmdAuth(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{Use: "auth <command>", Short: "Inspect the credential in use"}
+	cmd.AddCommand(NewCmdStatus(f, nil), NewCmdToken(f, nil))
+	return cmd
+}
+
+type StatusOptions struct {
+	F      *cmdutil.Factory
+	Format string
+}
+
+// Status is `auth status -o json`.
+type Status struct {
+	Server    string     `json:"server"`
+	Profile   string     `json:"profile"`
+	User      string     `json:"user"`
+	Source    string     `json:"source"`
+	TokenType string     `json:"token_type"`
+	Scopes    []string   `json:"scopes"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	LoggedIn  bool       `json:"logged_in"`
+}
+
+func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{F: f}
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the server, user, credential source, scopes and expiry (exit 4 when logged out)",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			if err != nil {
+				return err
+			}
+			opts.Format = format
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func statusRun(ctx context.Context, o *StatusOptions) error {
+	cfg, err := o.F.Config()
+	if err != nil {
+		return err
+	}
+	st := Status{Server: cfg.Server(), Profile: cfg.ProfileName(), Scopes: []string{}}
+	res, err := o.F.Credentials()
+	if err != nil {
+		return err
+	}
+	// the failure, if any, is reported after the status is printed
+	err = func() error {
+		if st.Source, err = res.Source(); err != nil {
+			return err
+		}
+		client, err := o.F.APIClient()
+		if err != nil {
+			return err
+		}
+		w, err := client.WhoAmI(ctx)
+		if err != nil {
+			return err
+		}
+		st.User, st.TokenType, st.Scopes, st.ExpiresAt, st.LoggedIn = w.User.Name, w.Credential.Type, w.Credential.Scopes, w.Credential.ExpiresAt, true
+		return nil
+	}()
+	ios := o.F.IOStreams
+	if o.Format == output.FormatJSON {
+		if jerr := output.JSON(ios, st); jerr != nil {
+			return jerr
+		}
+	} else if st.LoggedIn {
+		exp := "never"
+		if st.ExpiresAt != nil {
+			exp = fmt.Sprintf("%s (%s)", output.RelativeTime(o.F.Now(), *st.ExpiresAt), st.ExpiresAt.Format(time.RFC3339))
+		}
+		t := &output.Table{Header: []string{"FIELD", "VALUE"}}
+		t.AddRow("server", st.Server)
+		t.AddRow("profile", st.Profile)
+		t.AddRow("user", st.User)
+		t.AddRow("source", st.Source)
+		t.AddRow("token_type", st.TokenType)
+		t.AddRow("scopes", strings.Join(st.Scopes, ","))
+		t.AddRow("expires", exp)
+		if rerr := t.Render(ios); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+type TokenOptions struct {
+	F *cmdutil.Factory
+}
+
+func NewCmdToken(f *cmdutil.Factory, runF func(*TokenOptions) error) *cobra.Command {
+	opts := &TokenOptions{F: f}
+	return &cobra.Command{
+		Use:   "token",
+		Short: "Print the current access token, refreshed if needed, and nothing else",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			res, err := f.Credentials()
+			if err != nil {
+				return err
+			}
+			tok, err := res.Token(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(f.IOStreams.Out, tok)
+			return nil
+		},
+	}
+}

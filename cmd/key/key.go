@@ -1,0 +1,133 @@
+// Package key is `codesync-cli key …`: create, list, show, rotate, revoke and
+// audit-export API keys.
+package key
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/output"
+)
+
+func NewCmdKey(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key <command>",
+		Short: "Create, list, rotate, revoke and audit-export API keys",
+		Long: `API keys are scoped, expiring tokens for pipelines (csy_prod_… and csy_dev_…).
+A token is shown once, when the key is created or rotated. A user holds at most
+12 active keys.`,
+	}
+	cmd.AddCommand(
+		NewCmdCreate(f, nil),
+		NewCmdList(f, nil),
+		NewCmdShow(f, nil),
+		NewCmdRotate(f, nil),
+		NewCmdRevoke(f, nil),
+		NewCmdAuditExport(f, nil),
+	)
+	return cmd
+}
+
+// expiresCell is the EXPIRES column: relative for people.
+func expiresCell(now time.Time, k model.Key) string {
+	if k.Status == model.StatusRevoked {
+		return "-"
+	}
+	return output.RelativeTime(now, k.ExpiresAt)
+}
+
+func lastUsedCell(now time.Time, k model.Key) string {
+	if k.LastUsedAt == nil {
+		return "never"
+	}
+	return output.RelativeTime(now, *k.LastUsedAt)
+}
+
+func envShort(env string) string {
+	if env == model.EnvSandbox {
+		return "dev"
+	}
+	return "prod"
+}
+
+func addKeyRow(t *output.Table, now time.Time, k model.Key) {
+	t.AddRow(k.ID, k.Name, envShort(k.Environment), strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), k.Status)
+	switch k.Status {
+	case model.StatusExpiring:
+		t.HighlightLast()
+	case model.StatusRevoked, model.StatusExpired:
+		t.DimLast()
+	}
+}
+
+var keyHeader = []string{"ID", "NAME", "ENV", "SCOPES", "EXPIRES", "LAST USED", "STATUS"}
+
+// describeKey prints a key as "field  value" lines.
+func describeKey(f *cmdutil.Factory, k model.Key) error {
+	now := f.Now()
+	t := func(p *time.Time) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%s (%s)", p.UTC().Format(time.RFC3339), output.RelativeTime(now, *p))
+	}
+	s := func(p *string) string {
+		if p == nil {
+			return "-"
+		}
+		return *p
+	}
+	list := func(l []string) string {
+		if len(l) == 0 {
+			return "-"
+		}
+		return strings.Join(l, ", ")
+	}
+	tbl := &output.Table{Header: []string{"FIELD", "VALUE"}}
+	tbl.AddRow("id", k.ID)
+	tbl.AddRow("name", k.Name)
+	tbl.AddRow("prefix", k.Prefix+"…")
+	tbl.AddRow("environment", k.Environment)
+	tbl.AddRow("status", k.Status)
+	if k.Status == model.StatusExpiring {
+		tbl.HighlightLast()
+	}
+	tbl.AddRow("scopes", list(k.Scopes))
+	tbl.AddRow("cidrs", list(k.CIDRs))
+	tbl.AddRow("namespaces", list(k.Namespaces))
+	tbl.AddRow("created_at", t(&k.CreatedAt))
+	tbl.AddRow("expires_at", t(&k.ExpiresAt))
+	tbl.AddRow("last_used_at", t(k.LastUsedAt))
+	tbl.AddRow("last_used_ip", s(k.LastUsedIP))
+	tbl.AddRow("revoked_at", t(k.RevokedAt))
+	tbl.AddRow("rotated_from", s(k.RotatedFrom))
+	tbl.AddRow("rotated_to", s(k.RotatedTo))
+	return tbl.Render(f.IOStreams)
+}
+
+// completeKeyIDs offers key IDs with names as descriptions, for completion.
+// It never prompts and gives up quickly; not being logged in completes nothing.
+func completeKeyIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return completeKeys(f, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func scopeCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	// complete the last element of a comma list
+	done := ""
+	if i := strings.LastIndex(toComplete, ","); i >= 0 {
+		done = toComplete[:i+1]
+	}
+	var out []string
+	for _, s := range keyrules.Scopes {
+		out = append(out, done+s)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+}

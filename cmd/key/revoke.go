@@ -1,0 +1,152 @@
+package key
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/codesync/codesync-cli/pkg/api"
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/iostreams"
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/output"
+)
+
+type RevokeOptions struct {
+	F      *cmdutil.Factory
+	Format string
+	IDs    []string
+	Yes    bool
+}
+
+func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Command {
+	opts := &RevokeOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "revoke ID...",
+		Short: "Revoke keys at once (asks first on a terminal; --yes without one)",
+		Long: `Revoke one or more keys immediately. On a terminal you are asked to confirm;
+without one, --yes is required. Several keys are revoked concurrently; each gets
+its own result line, and the exit code is the worst of them.`,
+		Args:              cmdutil.MinimumArgs(1, "at least one key ID"),
+		ValidArgsFunction: completeKeyIDs(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			if err != nil {
+				return err
+			}
+			opts.Format, opts.IDs = format, dedupe(args)
+			if !opts.Yes {
+				if !f.IOStreams.CanPrompt() {
+					return cmdutil.UsageErrorf("refusing to revoke without confirmation: pass --yes (no terminal to ask on)")
+				}
+				ok, err := f.IOStreams.Confirm(fmt.Sprintf("Revoke %s? Pipelines using it will fail at once.", strings.Join(opts.IDs, ", ")))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return iostreams.ErrCancelled
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return revokeRun(opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// RevokeResult is one key's outcome; -o json prints a list of them.
+type RevokeResult struct {
+	ID      string     `json:"id"`
+	Revoked bool       `json:"revoked"`
+	Key     *model.Key `json:"key,omitempty"`
+	Error   string     `json:"error,omitempty"`
+	Message string     `json:"message,omitempty"`
+	err     error
+}
+
+// RevokeError carries the per-key errors; its exit code is the worst.
+type RevokeError struct {
+	Failed []error
+}
+
+func (e *RevokeError) Error() string {
+	if len(e.Failed) == 1 {
+		return e.Failed[0].Error()
+	}
+	return fmt.Sprintf("%d keys could not be revoked", len(e.Failed))
+}
+
+func (e *RevokeError) Unwrap() []error { return e.Failed }
+
+func revokeRun(o *RevokeOptions) error {
+	c, err := o.F.APIClient()
+	if err != nil {
+		return err
+	}
+	results := make([]RevokeResult, len(o.IDs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, id := range o.IDs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			k, err := c.RevokeKey(o.F.Context, id)
+			results[i] = RevokeResult{ID: id, Revoked: err == nil, Key: k, err: err}
+			if err != nil {
+				results[i].Key = nil
+				results[i].Message = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	ios := o.F.IOStreams
+	var failed []error
+	for i := range results {
+		r := &results[i]
+		if r.err != nil {
+			failed = append(failed, r.err)
+			r.Error = "error"
+			var he *api.HTTPError
+			if errors.As(r.err, &he) {
+				r.Error = he.Code
+			}
+		}
+	}
+	if o.Format == output.FormatJSON {
+		if err := output.JSON(ios, results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			if r.Revoked {
+				fmt.Fprintf(ios.Out, "revoked %s (%s)\n", r.ID, r.Key.Name)
+			} else {
+				fmt.Fprintf(ios.Out, "failed  %s: %s\n", r.ID, r.Message)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return &RevokeError{Failed: failed}
+	}
+	return nil
+}
