@@ -27,10 +27,6 @@ func HashPassword(pw string) string {
 	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(h))
 }
 
-// dummyHash is checked for unknown users so that "no such user" and "wrong
-// password" take the same time.
-var dummyHash = HashPassword("codesync-dummy-password")
-
 // CheckPassword compares pw with an encoded hash in constant time.
 func CheckPassword(encoded, pw string) bool {
 	parts := strings.Split(encoded, "$")
