@@ -11,6 +11,18 @@ import (
 
 // TestMain lets testscript run the real binary's main as `codesync-cli`.
 func TestMain(m *testing.M) {
+	// re-executed as the CLI itself by tests that measure the process
+	if os.Getenv("CODESYNC_RUN_MAIN") == "1" {
+		code := run()
+		if p := os.Getenv("CODESYNC_REPORT_HWM"); p != "" {
+			// VmHWM is this process's own peak RSS; wait4's ru_maxrss would
+			// include the parent's memory inherited across the fork
+			if b, err := os.ReadFile("/proc/self/status"); err == nil {
+				_ = os.WriteFile(p, b, 0o600)
+			}
+		}
+		os.Exit(code)
+	}
 	testscript.Main(m, map[string]func(){
 		"codesync-cli": func() {
 			flush := scripttest.Tee()
