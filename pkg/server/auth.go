@@ -90,24 +90,27 @@ func (s *Server) authAPIKey(ctx context.Context, tok string) (*Credential, *apiE
 		return nil, invalidToken("malformed API key (bad format or checksum)")
 	}
 	h := token.Hash(tok)
-	k, err := s.store.KeyByHash(ctx, h)
-	if err != nil {
-		return nil, invalidToken("unknown API key")
+	now := s.now()
+	k, u, cached := s.creds.get(h, now)
+	if !cached {
+		var err error
+		if k, err = s.store.KeyByHash(ctx, h); err != nil {
+			return nil, invalidToken("unknown API key")
+		}
+		if u, err = s.store.UserByID(ctx, k.UserID); err != nil {
+			return nil, invalidToken("unknown API key")
+		}
+		s.creds.put(k, u, now)
 	}
 	// the lookup is by hash; compare the stored hash in constant time anyway
 	if subtle.ConstantTimeCompare(k.TokenHash, h) != 1 {
 		return nil, invalidToken("unknown API key")
 	}
-	now := s.now()
 	if k.RevokedAt != nil {
 		return nil, invalidToken("the API key was revoked")
 	}
 	if !now.Before(k.ExpiresAt) {
 		return nil, invalidToken("the API key has expired")
-	}
-	u, err := s.store.UserByID(ctx, k.UserID)
-	if err != nil {
-		return nil, invalidToken("unknown API key")
 	}
 	return &Credential{
 		Type: model.CredentialAPIKey, ID: k.ID, Prefix: k.Prefix, User: u, Scopes: k.Scopes,

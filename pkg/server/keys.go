@@ -233,6 +233,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *Credential
 	case err != nil:
 		return s.internal(err)
 	}
+	s.creds.drop(k.TokenHash)
 	writeJSON(w, http.StatusOK, s.keyJSON(k))
 	return nil
 }
@@ -282,6 +283,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			return &store.KeyRecord{ID: newKeyID(), CreatedAt: now, ExpiresAt: now.Add(expiresIn)}
 		}(),
 		Prepare: func(old, nw *store.KeyRecord) error {
+			defer s.creds.drop(old.TokenHash) // its expiry changes
 			if !scopesSubset(old.Scopes, c.Scopes) {
 				return errEscalation
 			}

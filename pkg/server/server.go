@@ -72,6 +72,7 @@ type Server struct {
 	mux   *http.ServeMux
 
 	limits  *limiters
+	creds   *credCache
 	usedMu  sync.Mutex
 	lastUse map[string]time.Time // credential id -> last token:used write
 }
@@ -79,7 +80,7 @@ type Server struct {
 // New builds a server over st.
 func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), lastUse: map[string]time.Time{}}
+	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
 	s.routes()
 	return s
 }
