@@ -71,6 +71,7 @@ func describe(err error) problem {
 		ue *api.URLError
 		ke *credstore.UnavailableError
 		se *auth.SessionExpiredError
+		le *auth.LoginError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -87,6 +88,8 @@ func describe(err error) problem {
 		return problem{cmdutil.ExitAuth, "keyring_unavailable", ke.Error(), ke.Hint()}
 	case errors.As(err, &se):
 		return problem{cmdutil.ExitAuth, "session_expired", se.Error(), "run 'codesync-cli login' again"}
+	case errors.As(err, &le):
+		return problem{cmdutil.ExitAuth, le.Code, le.Error(), "run 'codesync-cli login' to try again"}
 	case errors.Is(err, auth.ErrNotLoggedIn):
 		return problem{cmdutil.ExitAuth, "not_authenticated", "you are not logged in", "run 'codesync-cli login' or set CODESYNC_AUTH_TOKEN"}
 	case errors.Is(err, iostreams.ErrCancelled):

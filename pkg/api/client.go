@@ -500,3 +500,7 @@ func (c *Client) PostForm(ctx context.Context, endpoint string, form url.Values,
 	}
 	return c.Do(ctx, Request{Method: http.MethodPost, Path: strings.TrimPrefix(u.Path, c.base.Path), Form: form, Anonymous: true}, out)
 }
+
+// HTTP returns the client's underlying http.Client (TLS settings included),
+// for libraries such as golang.org/x/oauth2 that make their own requests.
+func (c *Client) HTTP() *http.Client { return c.http }

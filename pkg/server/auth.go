@@ -67,7 +67,7 @@ func (s *Server) authenticate(r *http.Request) (*Credential, *apiError) {
 	case strings.Count(tok, ".") == 2:
 		c, e = s.authJWT(r.Context(), tok)
 	default:
-		c, e = s.authOAuth(r.Context(), tok)
+		c, e = s.authOAuth(r, tok)
 	}
 	if e != nil {
 		return nil, e

@@ -5,11 +5,8 @@ import (
 )
 
 // extraRoutes registers the OAuth and JWT endpoints.
-func (s *Server) extraRoutes() {}
-
-// authOAuth checks an OAuth access token.
-func (s *Server) authOAuth(ctx context.Context, tok string) (*Credential, *apiError) {
-	return nil, invalidToken("unknown access token")
+func (s *Server) extraRoutes() {
+	s.oauthRoutes()
 }
 
 // authJWT checks an RS256 JWT.

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -31,6 +32,7 @@ type Config struct {
 	FailedLoginThreshold int        // health turns degraded at this many failures an hour
 	AccessTokenTTL       time.Duration
 	RefreshTokenTTL      time.Duration
+	DeviceInterval       time.Duration // device flow polling interval (default 5 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
 }
@@ -71,10 +73,13 @@ type Server struct {
 	store *store.Store
 	mux   *http.ServeMux
 
-	limits  *limiters
-	creds   *credCache
-	usedMu  sync.Mutex
-	lastUse map[string]time.Time // credential id -> last token:used write
+	limits *limiters
+	creds  *credCache
+	// OAuth
+	throttle  signInThrottle
+	refreshes atomic.Int64
+	usedMu    sync.Mutex
+	lastUse   map[string]time.Time // credential id -> last token:used write
 }
 
 // New builds a server over st.

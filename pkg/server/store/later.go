@@ -2,4 +2,41 @@ package store
 
 // laterMigrations are schema steps added by features after the first schema
 // (OAuth, JWT keys); each is applied once, in order.
-var laterMigrations = []string{}
+var laterMigrations = []string{
+	// 2: OAuth — tokens (hashed), authorization codes, device codes
+	`CREATE TABLE oauth_tokens (
+		id TEXT PRIMARY KEY,
+		family_id TEXT NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users(id),
+		kind TEXT NOT NULL,             -- access | refresh
+		token_hash BLOB NOT NULL UNIQUE,
+		scopes TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at INTEGER,                -- refresh tokens: when exchanged (rotation)
+		revoked_at INTEGER
+	);
+	CREATE INDEX oauth_tokens_family ON oauth_tokens(family_id);
+	CREATE TABLE oauth_codes (
+		code_hash BLOB PRIMARY KEY,
+		user_id INTEGER NOT NULL REFERENCES users(id),
+		client_id TEXT NOT NULL,
+		redirect_uri TEXT NOT NULL,
+		challenge TEXT NOT NULL,
+		scopes TEXT NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at INTEGER,
+		family_id TEXT NOT NULL
+	);
+	CREATE TABLE device_codes (
+		device_hash BLOB PRIMARY KEY,
+		user_code TEXT NOT NULL UNIQUE,
+		client_id TEXT NOT NULL,
+		scopes TEXT NOT NULL,
+		expires_at INTEGER NOT NULL,
+		interval INTEGER NOT NULL,
+		last_poll_ms INTEGER NOT NULL DEFAULT 0,
+		status TEXT NOT NULL DEFAULT 'pending', -- pending | approved | denied | consumed
+		user_id INTEGER
+	);`,
+}
