@@ -27,7 +27,7 @@ unit:
 # gnome-keyring in a private D-Bus session. Where it is missing (a laptop
 # without gnome-keyring), the tests say so and skip; CI installs it.
 keyring-test:
-	scripts/with-keyring.sh $(GO) test -count=1 -run 'Keyring' ./pkg/credstore/
+	scripts/with-keyring.sh $(GO) test -count=1 -run 'Keyring' ./pkg/credstore/ .
 
 test: lint unit keyring-test
 

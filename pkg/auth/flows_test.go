@@ -1,0 +1,109 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/api"
+	"github.com/codesync/codesync-cli/pkg/auth"
+	"github.com/codesync/codesync-cli/pkg/server"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+)
+
+// fakeClock is shared by the server and the client's Sleep, so a test of a
+// 5-second polling interval runs in milliseconds.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+func deviceServer(t *testing.T, clk *fakeClock) (*auth.Metadata, *httptest.Server) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Now: clk.Now, DeviceInterval: 5 * time.Second}, st)
+	ts := httptest.NewServer(srv.Handler())
+	srv.SetIssuer(ts.URL)
+	t.Cleanup(func() { ts.Close(); st.Close() })
+	c, _ := api.New(api.Options{BaseURL: ts.URL})
+	m, err := auth.Discover(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ts
+}
+
+// TestDevicePollingObeysSlowDown: a client that polls faster than the server
+// allows gets slow_down, adds 5 s each time, and after repeated slow_down
+// stops with a message naming clock drift.
+func TestDevicePollingObeysSlowDown(t *testing.T) {
+	clk := &fakeClock{t: time.Now()}
+	m, ts := deviceServer(t, clk)
+	var waits []time.Duration
+	var sb strings.Builder
+	_, err := auth.DeviceFlow(context.Background(), m, auth.FlowOptions{
+		HTTPClient: ts.Client(), Stderr: &sb, Getenv: func(string) string { return "" },
+		PollMargin: -4 * time.Second, // 1 s: four seconds too fast
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			return clk.Sleep(ctx, d)
+		},
+	})
+	var le *auth.LoginError
+	if !errors.As(err, &le) || le.Code != "slow_down" || !strings.Contains(le.Msg, "clock") {
+		t.Fatalf("want the clock-drift stop, got %v", err)
+	}
+	// the first poll is on time (pending); each later one is early: +5 s each
+	want := []time.Duration{time.Second, time.Second, 6 * time.Second, 11 * time.Second}
+	if len(waits) != len(want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits %v, want %v (+5 s per slow_down)", waits, want)
+		}
+	}
+}
+
+// TestDevicePollingDefaultIsSlowerThanTheServer: with the default margin the
+// client never triggers slow_down; it stops when the code expires.
+func TestDevicePollingDefaultIsSlowerThanTheServer(t *testing.T) {
+	clk := &fakeClock{t: time.Now()}
+	m, ts := deviceServer(t, clk)
+	var waits []time.Duration
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := auth.DeviceFlow(ctx, m, auth.FlowOptions{
+		HTTPClient: ts.Client(), Stderr: &strings.Builder{}, Getenv: func(string) string { return "" },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			if len(waits) > 5 {
+				cancel()
+				return ctx.Err()
+			}
+			return clk.Sleep(ctx, d)
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want to keep polling (pending) until cancelled, got %v", err)
+	}
+	for _, w := range waits {
+		if w != 6*time.Second {
+			t.Fatalf("waits %v: want the server's 5 s plus 1 s", waits)
+		}
+	}
+}
