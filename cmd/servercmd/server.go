@@ -41,6 +41,7 @@ type Options struct {
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
 	FailedLogins int
+	DeviceEvery  time.Duration
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -82,6 +83,7 @@ key, and prints four lines for eval:
 	fl.StringVar(&opts.AnonRate, "rate-limit-anon", "20/s", "rate cap per IP for calls without a valid credential")
 	fl.DurationVar(&opts.AccessTTL, "access-token-ttl", 2*time.Hour, "OAuth access token lifetime")
 	fl.DurationVar(&opts.RefreshTTL, "refresh-token-ttl", 720*time.Hour, "OAuth refresh token lifetime")
+	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
@@ -110,7 +112,7 @@ func ParseRate(s string) (rate.Limit, error) {
 }
 
 func (o *Options) config() (server.Config, error) {
-	cfg := server.Config{Environment: o.Environment, AccessTokenTTL: o.AccessTTL, RefreshTokenTTL: o.RefreshTTL, FailedLoginThreshold: o.FailedLogins}
+	cfg := server.Config{Environment: o.Environment, AccessTokenTTL: o.AccessTTL, RefreshTokenTTL: o.RefreshTTL, FailedLoginThreshold: o.FailedLogins, DeviceInterval: o.DeviceEvery}
 	if o.Environment != model.EnvProduction && o.Environment != model.EnvSandbox {
 		return cfg, cmdutil.UsageErrorf("invalid --environment %q: use production or sandbox", o.Environment)
 	}
