@@ -78,5 +78,7 @@ read -r xw xr < <(tv "$BIN" key audit-export --include-events --output-file "$wo
 echo "| audit-export json + $EVENTS events: wall | ${xw} s | curl ${cw} s | $(ratio "$xw" "$cw") |"
 echo "| audit-export json + $EVENTS events: peak RSS | $(( xr / 1024 )) MiB | curl $(( cr / 1024 )) MiB | $(ratio "$xr" "$cr") |"
 echo "<!-- export size: $(stat -c %s "$work/cli.json") bytes -->"
+srss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+echo "| server peak RSS after all exports ($KEYS keys, $EVENTS events) | $(( srss / 1024 )) MiB | target < 64 MiB | |"
 
 go run ./bench/load -c 50 -d 5s
