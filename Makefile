@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/codesync/codesync-cli/pkg/build.Version=$(VERSI
              -X github.com/codesync/codesync-cli/pkg/build.Date=$(DATE)
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 
-.PHONY: build test lint unit keyring-test demo bench generate fuzz clean
+.PHONY: build test lint unit keyring-test demo bench generate release-check fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -36,6 +36,18 @@ demo: build
 
 bench: build
 	bench/run.sh
+
+# completions/, docs/man/ and docs/reference/ come from the command tree;
+# internal/gendocs's test fails when they are stale.
+generate:
+	$(GO) run ./internal/gendocs/cmd .
+
+# goreleaser v2: config check and a snapshot build of this platform's binary.
+GORELEASER ?= $(shell command -v goreleaser 2>/dev/null || echo "$(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1")
+release-check:
+	$(GORELEASER) check
+	$(GORELEASER) build --snapshot --single-target --clean -o dist/codesync-cli-snapshot
+	./dist/codesync-cli-snapshot --version
 
 clean:
 	rm -rf bin
