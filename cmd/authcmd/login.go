@@ -75,6 +75,7 @@ credentials.json with mode 0600 instead.`,
 	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes (default keys:read,keys:write,audit:read,registry:read)")
 	fl.BoolVar(&opts.NoBrowser, "no-browser", false, "do not open a browser; print the URL")
 	fl.BoolVar(&opts.InsecureStorage, "insecure-storage", false, "store the session in credentials.json (0600) instead of the keyring")
+	_ = cmd.RegisterFlagCompletionFunc("scopes", cmdutil.CompleteScopes)
 	return cmd
 }
 

@@ -79,7 +79,7 @@ Scopes: ` + joinScopes() + `.
 	fl.StringVar(&cidrs, "cidr", "", "comma-separated networks the key may be used from")
 	fl.StringVar(&namespaces, "namespace", "", "comma-separated package scopes the key may publish to (@org or @org/name)")
 	fl.StringVar(&env, "env", "", "prod (csy_prod_) or dev (csy_dev_)")
-	_ = cmd.RegisterFlagCompletionFunc("scopes", scopeCompletion)
+	_ = cmd.RegisterFlagCompletionFunc("scopes", cmdutil.CompleteScopes)
 	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{"prod", "dev"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
-	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/output"
 )
@@ -117,17 +116,4 @@ func completeKeyIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) (
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return completeKeys(f, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-func scopeCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	// complete the last element of a comma list
-	done := ""
-	if i := strings.LastIndex(toComplete, ","); i >= 0 {
-		done = toComplete[:i+1]
-	}
-	var out []string
-	for _, s := range keyrules.Scopes {
-		out = append(out, done+s)
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 }

@@ -55,6 +55,15 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	pf.StringVar(&g.ClientKey, "client-key", "", "client certificate's private key (PEM)")
 	pf.StringVar(&g.CACert, "ca-cert", "", "CA certificate (PEM) to trust for the server")
 
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "ndjson", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return cfg.File.ProfileNames(), cobra.ShellCompDirectiveNoFileComp
+	})
+
 	cmd.AddCommand(
 		configcmd.NewCmdConfig(f),
 		version.NewCmdVersion(f, nil),
