@@ -153,3 +153,23 @@ const (
 	CredentialOAuth  = "oauth"
 	CredentialJWT    = "jwt"
 )
+
+// JWTKey is a registered RSA public key for JWT bearer tokens.
+type JWTKey struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"`
+	Bits        int       `json:"bits"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// RegisterJWTKeyRequest is POST /v1/jwt/keys.
+type RegisterJWTKeyRequest struct {
+	Name      string `json:"name"`
+	PublicKey string `json:"public_key"`
+}
+
+// JWTKeyList is GET /v1/jwt/keys.
+type JWTKeyList struct {
+	Keys []JWTKey `json:"keys"`
+}

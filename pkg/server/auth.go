@@ -65,7 +65,7 @@ func (s *Server) authenticate(r *http.Request) (*Credential, *apiError) {
 	case token.Looks(tok):
 		c, e = s.authAPIKey(r.Context(), tok)
 	case strings.Count(tok, ".") == 2:
-		c, e = s.authJWT(r.Context(), tok)
+		c, e = s.authJWT(r, tok)
 	default:
 		c, e = s.authOAuth(r, tok)
 	}

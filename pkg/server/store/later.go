@@ -39,4 +39,16 @@ var laterMigrations = []string{
 		status TEXT NOT NULL DEFAULT 'pending', -- pending | approved | denied | consumed
 		user_id INTEGER
 	);`,
+	// 3: registered RSA public keys for JWT bearer tokens
+	`CREATE TABLE jwt_keys (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		id TEXT NOT NULL UNIQUE,
+		user_id INTEGER NOT NULL REFERENCES users(id),
+		name TEXT NOT NULL,
+		public_pem TEXT NOT NULL,
+		fingerprint TEXT NOT NULL,
+		bits INTEGER NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX jwt_keys_user ON jwt_keys(user_id, seq);`,
 }
