@@ -8,6 +8,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/authcmd"
 	"github.com/codesync/codesync-cli/cmd/configcmd"
 	"github.com/codesync/codesync-cli/cmd/health"
+	"github.com/codesync/codesync-cli/cmd/jwtcmd"
 	"github.com/codesync/codesync-cli/cmd/key"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
@@ -73,6 +74,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		key.NewCmdKey(f),
 		audit.NewCmdAudit(f),
 		health.NewCmdHealth(f, nil),
+		jwtcmd.NewCmdJWT(f),
 		servercmd.NewCmdServer(f, nil),
 	)
 	return cmd

@@ -5,6 +5,10 @@ package scripttest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,7 +59,8 @@ func Params(t *testing.T, dir string) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve": serve,
+			"serve":  serve,
+			"genrsa": genrsa,
 		},
 	}
 }
@@ -196,4 +201,25 @@ func Tee() func() {
 			<-d
 		}
 	}
+}
+
+// genrsa BITS PRIVATE PUBLIC [pkcs1|pkcs8] writes a fresh RSA key pair as PEM.
+func genrsa(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: genrsa BITS PRIVATE PUBLIC [pkcs1|pkcs8]")
+	}
+	var bits int
+	fmt.Sscan(args[0], &bits)
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	ts.Check(err)
+	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	if len(args) > 3 && args[3] == "pkcs8" {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		ts.Check(err)
+		priv = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), priv, 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
 }

@@ -142,3 +142,20 @@ func (c *Client) Events(ctx context.Context, f EventFilter) iter.Seq2[model.Even
 		}
 	}
 }
+
+// RegisterJWTKey registers an RSA public key (PEM).
+func (c *Client) RegisterJWTKey(ctx context.Context, name, pemData string) (*model.JWTKey, error) {
+	var out model.JWTKey
+	return &out, c.Do(ctx, Request{Method: http.MethodPost, Path: "/v1/jwt/keys", Body: model.RegisterJWTKeyRequest{Name: name, PublicKey: pemData}}, &out)
+}
+
+// JWTKeys lists the registered public keys.
+func (c *Client) JWTKeys(ctx context.Context) ([]model.JWTKey, error) {
+	var out model.JWTKeyList
+	return out.Keys, c.Do(ctx, Request{Method: http.MethodGet, Path: "/v1/jwt/keys"}, &out)
+}
+
+// DeleteJWTKey removes a registered public key.
+func (c *Client) DeleteJWTKey(ctx context.Context, id string) error {
+	return c.Do(ctx, Request{Method: http.MethodDelete, Path: "/v1/jwt/keys/" + url.PathEscape(id)}, nil)
+}
