@@ -5,6 +5,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/x509"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -221,6 +222,10 @@ func (c *Client) Stream(ctx context.Context, r Request) (*http.Response, error) 
 			if ctx.Err() != nil {
 				return nil, &TransportError{Err: fmt.Errorf("request to %s cancelled: %w", c.base.Host, ctx.Err())}
 			}
+			if tlsProblem(err) != "" {
+				// a certificate problem is not transient: no retry
+				return nil, &TransportError{Err: describeNetError(c.base.Host, err)}
+			}
 			err = &TransportError{Err: describeNetError(c.base.Host, err)}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			c.noteExpiry(resp, token)
@@ -287,11 +292,37 @@ func describeNetError(host string, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("the connection to %s closed before an answer arrived", host)
 	}
+	if msg := tlsProblem(err); msg != "" {
+		return fmt.Errorf("TLS with %s failed: %s", host, msg)
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
 	return fmt.Errorf("cannot talk to the server at %s: %s", host, redact.String(err.Error()))
+}
+
+// tlsProblem names the usual TLS failures in words a person can act on.
+func tlsProblem(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &ua):
+		return "the server's certificate is signed by an unknown authority; trust its CA with --ca-cert PATH"
+	case errors.As(err, &hn):
+		return "the server's certificate is not valid for this host name (" + hn.Host + ")"
+	case errors.As(err, &ci):
+		return "the server's certificate is invalid: " + ci.Error()
+	case strings.Contains(msg, "certificate required"):
+		return "the server requires a client certificate signed by a CA it trusts; pass --client-cert and --client-key (a certificate from another CA is not offered)"
+	case strings.Contains(msg, "unknown certificate authority"), strings.Contains(msg, "bad certificate"):
+		return "the server refused the client certificate (not signed by a CA it trusts)"
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "the server speaks plain http: use an http:// URL"
+	}
+	return ""
 }
 
 func (c *Client) once(ctx context.Context, r Request, u *url.URL, body []byte, contentType, token string) (*http.Response, error) {
