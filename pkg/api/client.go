@@ -5,9 +5,9 @@ package api
 
 import (
 	"bytes"
-	"crypto/x509"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
