@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -226,6 +227,9 @@ func (c *Client) Stream(ctx context.Context, r Request) (*http.Response, error) 
 				// a certificate problem is not transient: no retry
 				return nil, &TransportError{Err: describeNetError(c.base.Host, err)}
 			}
+			if msg := c.probeTLS(ctx); msg != "" {
+				return nil, &TransportError{Err: fmt.Errorf("TLS with %s failed: %s", c.base.Host, msg)}
+			}
 			err = &TransportError{Err: describeNetError(c.base.Host, err)}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			c.noteExpiry(resp, token)
@@ -300,6 +304,44 @@ func describeNetError(host string, err error) error {
 		err = ue.Err
 	}
 	return fmt.Errorf("cannot talk to the server at %s: %s", host, redact.String(err.Error()))
+}
+
+// probeTLS explains a failed https request whose error hides the cause. With
+// TLS 1.3 the server checks the client certificate after the handshake, so
+// the client sees a reset or an HTTP/2 failure instead of the alert; a fresh
+// connection that only reads receives the alert itself.
+func (c *Client) probeTLS(ctx context.Context) string {
+	if c.base.Scheme != "https" {
+		return ""
+	}
+	tr, ok := c.http.Transport.(*http.Transport)
+	if !ok {
+		return ""
+	}
+	cfg := &tls.Config{}
+	if tr.TLSClientConfig != nil {
+		cfg = tr.TLSClientConfig.Clone()
+	}
+	cfg.ServerName = c.base.Hostname()
+	cfg.NextProtos = []string{"http/1.1"}
+	host := c.base.Host
+	if c.base.Port() == "" {
+		host = net.JoinHostPort(c.base.Hostname(), "443")
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 3 * time.Second}, Config: cfg}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(pctx, "tcp", host)
+	if err != nil {
+		return tlsProblem(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	_, err = conn.Read(make([]byte, 1))
+	if err != nil {
+		return tlsProblem(err)
+	}
+	return ""
 }
 
 // tlsProblem names the usual TLS failures in words a person can act on.
