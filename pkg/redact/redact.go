@@ -6,28 +6,43 @@ package redact
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Mask replaces every redacted secret.
 const Mask = "[REDACTED]"
 
-var (
+// The patterns compile on first use: most commands never redact anything,
+// and compiling at package init would slow every start.
+var patterns = sync.OnceValue(func() *redactors {
+	return &redactors{
+		token:     regexp.MustCompile(tokenPat),
+		jsonField: regexp.MustCompile(jsonFieldPat),
+		formField: regexp.MustCompile(formFieldPat),
+		pem:       regexp.MustCompile(pemPat),
+	}
+})
+
+type redactors struct{ token, jsonField, formField, pem *regexp.Regexp }
+
+const (
 	// csy_prod_/csy_dev_ keys, csa_/csr_ OAuth tokens, and JWTs (three base64url
 	// parts, the first starting with the encoded '{"').
-	tokenRE = regexp.MustCompile(`\bcs[a-z]_(?:prod_|dev_)?[0-9A-Za-z_-]{16,}|\beyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]*`)
+	tokenPat = `\bcs[a-z]_(?:prod_|dev_)?[0-9A-Za-z_-]{16,}|\beyJ[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]*`
 	// "token": "…", "refresh_token": "…", "password": "…" and friends.
-	jsonFieldRE = regexp.MustCompile(`("(?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|private_key|csrf_token)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	jsonFieldPat = `("(?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|private_key|csrf_token)"\s*:\s*)"(?:[^"\\]|\\.)*"`
 	// form or query parameters: token=…&password=…
-	formFieldRE = regexp.MustCompile(`\b((?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|csrf_token)=)[^&\s]+`)
-	pemRE       = regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`)
+	formFieldPat = `\b((?:[a-z_]*token|password|client_secret|code_verifier|code|device_code|csrf_token)=)[^&\s]+`
+	pemPat       = `(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`
 )
 
 // String redacts every secret found in s.
 func String(s string) string {
-	s = pemRE.ReplaceAllString(s, Mask)
-	s = jsonFieldRE.ReplaceAllString(s, `$1"`+Mask+`"`)
-	s = formFieldRE.ReplaceAllString(s, `${1}`+Mask)
-	s = tokenRE.ReplaceAllStringFunc(s, func(t string) string {
+	p := patterns()
+	s = p.pem.ReplaceAllString(s, Mask)
+	s = p.jsonField.ReplaceAllString(s, `$1"`+Mask+`"`)
+	s = p.formField.ReplaceAllString(s, `${1}`+Mask)
+	s = p.token.ReplaceAllStringFunc(s, func(t string) string {
 		return Prefix(t) + "…" + Mask
 	})
 	return s

@@ -3,6 +3,7 @@ package server
 import (
 	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/codesync/codesync-cli/pkg/token"
 )
@@ -25,7 +26,8 @@ type pageData struct {
 // One small page for sign-in, consent and device approval: a form posted back
 // to the same URL with username, password, csrf_token, user_code (device
 // only) and a submit button action=approve|deny.
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{{.Title}} · CodeSync</title>
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
@@ -49,6 +51,7 @@ label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{w
 <button type="submit" name="action" value="deny" id="deny">Deny</button>
 </form>{{end}}
 </body></html>`))
+})
 
 func (s *Server) page(w http.ResponseWriter, status int, d pageData) {
 	h := w.Header()
@@ -60,7 +63,7 @@ func (s *Server) page(w http.ResponseWriter, status int, d pageData) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, d)
+	_ = pageTmpl().Execute(w, d)
 }
 
 // formPage renders the form with a fresh CSRF token and its cookie.
