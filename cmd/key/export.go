@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/codesync/codesync-cli/cmd/audit"
+	"github.com/codesync/codesync-cli/internal/crashpoint"
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/atomicfile"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
@@ -97,7 +98,7 @@ func exportRun(o *AuditExportOptions) error {
 		return cmdutil.Errorf("cannot write %s: %s", o.OutputFile, err)
 	}
 	defer f.Abort() // an interrupted export leaves the old file as it was
-	n, err := io.Copy(f, src)
+	n, err := io.Copy(f, io.TeeReader(src, crashAfter{}))
 	if err != nil {
 		return err
 	}
@@ -154,4 +155,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// crashAfter lets the crash-safety test kill the export midway.
+type crashAfter struct{}
+
+func (crashAfter) Write(p []byte) (int, error) {
+	crashpoint.Hit("export-midway")
+	return len(p), nil
 }

@@ -6,23 +6,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/codesync/codesync-cli/internal/crashpoint"
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/output"
+	"github.com/codesync/codesync-cli/pkg/pending"
 )
 
 // maxGrace matches the server's bound.
 const maxGrace = 30 * 24 * time.Hour
 
 type RotateOptions struct {
-	F              *cmdutil.Factory
-	Format         string
-	ID             string
-	Grace          time.Duration
-	Expires        time.Duration
-	IdempotencyKey string
+	F       *cmdutil.Factory
+	Format  string
+	ID      string
+	Grace   time.Duration
+	Expires time.Duration
 }
 
 func NewCmdRotate(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Command {
@@ -52,7 +53,6 @@ a network failure never creates a second replacement.`,
 			if opts.Expires, err = keyrules.ParseExpiry(expires); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
-			opts.IdempotencyKey = api.NewIdempotencyKey()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -69,11 +69,22 @@ func rotateRun(o *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	g := int64(o.Grace.Seconds())
-	res, err := c.RotateKey(o.F.Context, o.ID, model.RotateKeyRequest{GraceSeconds: &g, ExpiresIn: int64(o.Expires.Seconds())}, o.IdempotencyKey)
+	cfg, err := o.F.Config()
 	if err != nil {
 		return err
 	}
+	// the same Idempotency-Key as an interrupted earlier run, if there was one
+	p, err := pending.ForRotation(cfg.File.Dir(), o.ID, api.NewIdempotencyKey)
+	if err != nil {
+		return err
+	}
+	g := int64(o.Grace.Seconds())
+	res, err := c.RotateKey(o.F.Context, o.ID, model.RotateKeyRequest{GraceSeconds: &g, ExpiresIn: int64(o.Expires.Seconds())}, p.Key)
+	if err != nil {
+		return err
+	}
+	crashpoint.Hit("rotate-before-print")
+	defer p.Done()
 	ios := o.F.IOStreams
 	if o.Format == output.FormatJSON {
 		return output.JSON(ios, res)

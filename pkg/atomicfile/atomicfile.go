@@ -5,6 +5,8 @@ package atomicfile
 
 import (
 	"fmt"
+
+	"github.com/codesync/codesync-cli/internal/crashpoint"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,6 +53,7 @@ func (f *File) Commit() error {
 		os.Remove(f.Name())
 		return err
 	}
+	crashpoint.Hit("atomicfile-before-rename")
 	if err := os.Rename(f.Name(), f.path); err != nil {
 		os.Remove(f.Name())
 		return err

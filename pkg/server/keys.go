@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -272,7 +275,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			return badRequest("Idempotency-Key is longer than 200 characters")
 		}
 		sum := sha256.Sum256(raw)
-		idem = &store.Idem{Key: k, Request: "rotate " + r.PathValue("id") + " " + hex.EncodeToString(sum[:])}
+		idem = sealedIdem(k, "rotate "+r.PathValue("id")+" "+hex.EncodeToString(sum[:]))
 	}
 	now := s.now().Truncate(time.Second)
 	var tok string
@@ -353,4 +356,30 @@ func scopesSubset(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// sealedIdem keys a stored answer by a hash of the Idempotency-Key and
+// encrypts it (AES-256-GCM) with another hash of the same key: the database
+// alone cannot reveal the token in a remembered rotation; only the client that
+// holds the Idempotency-Key can have it back.
+func sealedIdem(key, request string) *store.Idem {
+	id := sha256.Sum256([]byte("codesync idempotency id\x00" + key))
+	ek := sha256.Sum256([]byte("codesync idempotency enc\x00" + key))
+	block, _ := aes.NewCipher(ek[:])
+	gcm, _ := cipher.NewGCM(block)
+	return &store.Idem{
+		Key:     hex.EncodeToString(id[:]),
+		Request: request,
+		Seal: func(plain []byte) []byte {
+			nonce := make([]byte, gcm.NonceSize())
+			_, _ = rand.Read(nonce)
+			return gcm.Seal(nonce, nonce, plain, nil)
+		},
+		Open: func(sealed []byte) ([]byte, error) {
+			if len(sealed) < gcm.NonceSize() {
+				return nil, errors.New("short")
+			}
+			return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+		},
+	}
 }

@@ -233,6 +233,17 @@ func TestRotateGraceThenExpiry(t *testing.T) {
 	if r2.status != 200 || !bytes.Equal(r.body, r2.body) {
 		t.Fatalf("retry differs: %s vs %s", r.body, r2.body)
 	}
+	// the remembered answer rests encrypted: the database holds no token
+	var stored []byte
+	e.st.DB().QueryRow(`SELECT body FROM idempotency`).Scan(&stored)
+	if len(stored) == 0 || bytes.Contains(stored, []byte(rot.New.Token)) || bytes.Contains(stored, []byte("csy_")) {
+		t.Fatal("the idempotency table holds the token in plain text")
+	}
+	var keyCol string
+	e.st.DB().QueryRow(`SELECT key FROM idempotency`).Scan(&keyCol)
+	if keyCol == "rot-1" {
+		t.Fatal("the Idempotency-Key is stored as is")
+	}
 	// both work during the grace period
 	expect(t, e.do("GET", "/v1/keys", old.Token, nil), 200, "")
 	expect(t, e.do("GET", "/v1/keys", rot.New.Token, nil), 200, "")

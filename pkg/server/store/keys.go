@@ -226,8 +226,12 @@ func (s *Store) RevokeKey(ctx context.Context, userID int64, id string, now time
 // Idem identifies a retried request: the same user and Idempotency-Key with
 // the same request fingerprint returns the stored answer.
 type Idem struct {
-	Key     string
+	Key     string // a hash of the client's Idempotency-Key, never the key itself
 	Request string // method, path and body hash
+	// Seal and Open encrypt the stored answer: it holds a new token, which
+	// must not rest in the database in plain text.
+	Seal func([]byte) []byte
+	Open func([]byte) ([]byte, error)
 }
 
 // Stored is a remembered answer.
@@ -254,6 +258,11 @@ func lookupIdem(tx *sql.Tx, userID int64, idem *Idem) (*Stored, error) {
 	if req != idem.Request {
 		return nil, ErrIdempotencyKey
 	}
+	body, err := idem.Open(st.Body)
+	if err != nil {
+		return nil, ErrIdempotencyKey
+	}
+	st.Body = body
 	return &st, nil
 }
 
@@ -262,7 +271,7 @@ func saveIdem(tx *sql.Tx, userID int64, idem *Idem, st Stored, now time.Time) er
 		return nil
 	}
 	_, err := tx.Exec(`INSERT INTO idempotency (user_id, key, request, status, body, created_at) VALUES (?,?,?,?,?,?)`,
-		userID, idem.Key, idem.Request, st.Status, st.Body, unix(now))
+		userID, idem.Key, idem.Request, st.Status, idem.Seal(st.Body), unix(now))
 	return err
 }
 
