@@ -36,5 +36,14 @@ func TestMain(m *testing.M) {
 // TestScripts runs every testdata/script/*.txtar: real command sessions, their
 // output and exit codes, against real servers started for each script.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, scripttest.Params(t, "testdata/script"))
+	testscript.Run(t, scripttest.Params(t, "testdata/script", false))
+}
+
+// TestScriptsTraced runs the whole suite again with the --debug trace of
+// every command written to a file, and fails if any secret shows up in it.
+func TestScriptsTraced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the suite again, traced")
+	}
+	testscript.Run(t, scripttest.Params(t, "testdata/script", true))
 }

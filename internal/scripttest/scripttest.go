@@ -38,8 +38,13 @@ const (
 
 var tokenRE = regexp.MustCompile(`csy_(?:prod|dev)_[0-9A-Za-z]{36}`)
 
-// Params returns the testscript parameters for the scripts in dir.
-func Params(t *testing.T, dir string) testscript.Params {
+// debugLog is where CODESYNC_DEBUG_LOG sends the HTTP trace in a traced run.
+const debugLog = ".debug.log"
+
+// Params returns the testscript parameters for the scripts in dir. With
+// traced, every command also writes its --debug trace to $WORK/.debug.log,
+// which the leak check reads too.
+func Params(t *testing.T, dir string, traced bool) testscript.Params {
 	return testscript.Params{
 		Dir:                 dir,
 		RequireExplicitExec: true,
@@ -52,8 +57,12 @@ func Params(t *testing.T, dir string) testscript.Params {
 				"CODESYNC_SERVER": "", "CODESYNC_AUTH_TOKEN": "", "CODESYNC_PROFILE": "", "CODESYNC_KEYRING": "",
 				"NO_COLOR": "", "CODESYNC_FORCE_TTY": "",
 				"CODESYNC_TEST_TRANSCRIPT": env.WorkDir,
+				"CODESYNC_DEBUG_LOG":       "",
 			} {
 				env.Setenv(k, v)
+			}
+			if traced {
+				env.Setenv("CODESYNC_DEBUG_LOG", filepath.Join(env.WorkDir, debugLog))
 			}
 			env.Defer(func() { checkLeaks(env.T(), env.WorkDir) })
 			return nil
@@ -131,8 +140,9 @@ func serve(ts *testscript.TestScript, neg bool, args []string) {
 	if prefix == "" {
 		ts.Setenv("CODESYNC_SERVER", url)
 	}
-	// remember the token so the leak check knows it
+	// remember the token and password so the leak check knows them
 	appendFile(filepath.Join(work, stdoutLog), tok+"\n")
+	appendFile(filepath.Join(work, ".dev_password"), pw)
 }
 
 func appendFile(path, s string) {
@@ -144,24 +154,43 @@ func appendFile(path, s string) {
 	_, _ = io.WriteString(f, s)
 }
 
-// checkLeaks fails the script if a token that was ever shown on stdout (where
-// key create and rotate print it once) also appears on stderr or in the
-// server's log.
+// checkLeaks fails the script if a secret appears where it must not: a token
+// that was ever shown on stdout (where key create, rotate and auth token print
+// it once), the dev password, an OAuth token or a private key, in stderr, the
+// server's log or the debug trace. It also checks the modes of the config
+// folder and the files in it.
 func checkLeaks(t testscript.T, work string) {
 	out, _ := os.ReadFile(filepath.Join(work, stdoutLog))
-	tokens := tokenRE.FindAllString(string(out), -1)
-	if len(tokens) == 0 {
-		return
+	secrets := tokenRE.FindAllString(string(out), -1)
+	secrets = append(secrets, oauthRE.FindAllString(string(out), -1)...)
+	if pw, err := os.ReadFile(filepath.Join(work, ".dev_password")); err == nil {
+		secrets = append(secrets, strings.TrimSpace(string(pw)))
 	}
-	for _, name := range []string{stderrLog, serverLog} {
+	for _, name := range []string{stderrLog, serverLog, debugLog} {
 		b, _ := os.ReadFile(filepath.Join(work, name))
-		for _, tok := range tokens {
-			if strings.Contains(string(b), tok) {
-				t.Fatal(fmt.Sprintf("token %s… leaked into %s", tok[:12], name))
+		for _, s := range secrets {
+			if s != "" && strings.Contains(string(b), s) {
+				t.Fatal(fmt.Sprintf("secret %s… leaked into %s", s[:min(8, len(s))], name))
+			}
+		}
+		if strings.Contains(string(b), "PRIVATE KEY-----") {
+			t.Fatal("a private key leaked into " + name)
+		}
+	}
+	dir := filepath.Join(work, ".codesync")
+	if fi, err := os.Stat(dir); err == nil {
+		if fi.Mode().Perm() != 0o700 {
+			t.Fatal(fmt.Sprintf("%s has mode %v, want 0700", dir, fi.Mode().Perm()))
+		}
+		for _, name := range []string{"config.yaml", "credentials.json"} {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().Perm() != 0o600 {
+				t.Fatal(fmt.Sprintf("%s has mode %v, want 0600", name, fi.Mode().Perm()))
 			}
 		}
 	}
 }
+
+var oauthRE = regexp.MustCompile(`cs[ar]_[0-9A-Za-z]{40}`)
 
 // Tee is called by the test binary's codesync-cli command: when a transcript
 // folder is set, it copies the process's stdout and stderr there as well.

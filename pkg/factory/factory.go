@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,6 +97,17 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 		}
 		if f.Flags.Debug {
 			o.Debug = ios.ErrOut
+		}
+		// CODESYNC_DEBUG_LOG appends the same redacted trace to a file (0600),
+		// without touching stderr: used to run the test suite traced
+		if p := getenv("CODESYNC_DEBUG_LOG"); p != "" {
+			if lf, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+				if o.Debug != nil {
+					o.Debug = io.MultiWriter(o.Debug, lf)
+				} else {
+					o.Debug = lf
+				}
+			}
 		}
 		if withToken {
 			res, err := f.Credentials()
