@@ -1,0 +1,71 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := Load(filepath.Join(dir, "config.yaml"))
+	f.Profile("default").Server = "https://file.example"
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flags Flags
+		env   map[string]string
+		want  string
+		src   Source
+	}{
+		{Flags{}, nil, "https://file.example", SourceFile},
+		{Flags{}, map[string]string{"CODESYNC_SERVER": "https://env.example"}, "https://env.example", SourceEnv},
+		{Flags{Server: "https://flag.example"}, map[string]string{"CODESYNC_SERVER": "https://env.example"}, "https://flag.example", SourceFlag},
+	} {
+		e, err := Resolve(f, c.flags, env(c.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := e.Get("server"); v.Value != c.want || v.Source != c.src {
+			t.Errorf("got %+v, want %s from %s", v, c.want, c.src)
+		}
+	}
+	if _, err := Resolve(f, Flags{Profile: "../evil"}, env(nil)); err == nil {
+		t.Error("a profile name with a path was accepted")
+	}
+}
+
+func TestSearchOrder(t *testing.T) {
+	p, _ := FindPath("", env(map[string]string{"CODESYNC_CONFIG_DIR": "/a", "XDG_CONFIG_HOME": "/b", "HOME": "/c"}))
+	q, _ := FindPath("", env(map[string]string{"XDG_CONFIG_HOME": "/b", "HOME": "/c"}))
+	r, _ := FindPath("", env(map[string]string{"HOME": "/c"}))
+	s, _ := FindPath("/x.yaml", env(map[string]string{"CODESYNC_CONFIG_DIR": "/a"}))
+	if p != "/a/config.yaml" || q != "/b/codesync/config.yaml" || r != "/c/.config/codesync/config.yaml" || s != "/x.yaml" {
+		t.Fatal(p, q, r, s)
+	}
+}
+
+// FuzzLoad: any config file content loads or fails with an error, never a
+// panic, and a loaded one resolves or fails cleanly.
+func FuzzLoad(f *testing.F) {
+	f.Add("current_profile: default\nprofiles:\n  default:\n    server: https://x\n")
+	f.Add("profiles: [1, 2]\n")
+	f.Add("profiles:\n  a: null\n")
+	f.Add(":\n\t- ]")
+	f.Fuzz(func(t *testing.T, content string) {
+		p := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(p, []byte(content), 0o600)
+		c, err := Load(p)
+		if err != nil {
+			return
+		}
+		_, _ = Resolve(c, Flags{}, env(nil))
+	})
+}
