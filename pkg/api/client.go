@@ -370,8 +370,9 @@ func tlsProblem(err error) string {
 func (c *Client) once(ctx context.Context, r Request, u *url.URL, body []byte, contentType, token string) (*http.Response, error) {
 	// The timeout bounds the wait for headers and then each pause while the
 	// body streams, so a long export runs as long as data keeps coming.
-	ctx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(c.opts.Timeout, cancel)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(context.Canceled) }
+	timer := time.AfterFunc(c.opts.Timeout, func() { cancelCause(errTimedOut) })
 	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		timer.Stop()
@@ -400,6 +401,9 @@ func (c *Client) once(ctx context.Context, r Request, u *url.URL, body []byte, c
 	resp, err := c.http.Do(req)
 	if err != nil {
 		timer.Stop()
+		if errors.Is(context.Cause(ctx), errTimedOut) {
+			err = errTimedOut
+		}
 		cancel()
 		if c.opts.Debug != nil {
 			fmt.Fprintf(c.opts.Debug, "< error after %s: %s\n", time.Since(start).Round(time.Millisecond), redact.String(err.Error()))
@@ -408,9 +412,18 @@ func (c *Client) once(ctx context.Context, r Request, u *url.URL, body []byte, c
 	}
 	c.traceResponse(resp, time.Since(start))
 	timer.Reset(c.opts.Timeout)
-	resp.Body = &idleBody{ReadCloser: resp.Body, cancel: cancel, timer: timer, idle: c.opts.Timeout}
+	resp.Body = &idleBody{ReadCloser: resp.Body, cancel: func() { cancel() }, timer: timer, idle: c.opts.Timeout}
 	return resp, nil
 }
+
+// errTimedOut is the per-request timeout firing.
+var errTimedOut error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "timed out" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
 
 // idleBody ends a body that stalls longer than the timeout and releases the
 // request's context when closed.
