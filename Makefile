@@ -47,6 +47,7 @@ unit:
 # without gnome-keyring), the tests say so and skip; CI installs it.
 keyring-test:
 	scripts/with-keyring.sh $(GO) test -count=1 -run 'Keyring' ./pkg/credstore/ .
+	scripts/with-keyring.sh --locked $(GO) test -count=1 -run 'KeyringLocked' .
 
 test: lint unit keyring-test
 
