@@ -33,6 +33,8 @@ type Config struct {
 	AccessTokenTTL       time.Duration
 	RefreshTokenTTL      time.Duration
 	DeviceInterval       time.Duration // device flow polling interval (default 5 s)
+	ReadHeaderTimeout    time.Duration // slow clients (default 10 s)
+	IdleTimeout          time.Duration // idle keep-alive connections (default 120 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
 }
@@ -61,6 +63,12 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
