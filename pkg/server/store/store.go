@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -32,6 +33,11 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(path string) (*Store, error) {
+	// the database holds password and token hashes: create it readable by its
+	// owner only (SQLite gives the -wal and -shm files the same mode)
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+		f.Close()
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
