@@ -3,7 +3,6 @@
 package cmdutil
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -48,23 +47,7 @@ func UsageErrorf(format string, a ...any) error {
 	return &ExitError{Code: ExitUsage, ErrCode: "usage", Msg: fmt.Sprintf(format, a...)}
 }
 
-// NotAuthenticated is exit 4.
-func NotAuthenticated(msg string) error {
-	return &ExitError{Code: ExitAuth, ErrCode: "not_authenticated", Msg: msg, Hint: "run 'codesync-cli login' or set CODESYNC_AUTH_TOKEN"}
-}
-
 // Errorf is exit 1.
 func Errorf(format string, a ...any) error {
 	return &ExitError{Code: ExitFailure, ErrCode: "error", Msg: fmt.Sprintf(format, a...)}
-}
-
-// WithHint adds a hint to err, keeping its code.
-func WithHint(err error, hint string) error {
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		c := *ee
-		c.Hint = hint
-		return &c
-	}
-	return &ExitError{Code: ExitFailure, ErrCode: "error", Err: err, Hint: hint}
 }

@@ -5,7 +5,6 @@ package output
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -110,6 +109,3 @@ func (t *Table) Render(ios *iostreams.IOStreams) error {
 	_, err := fmt.Fprintln(ios.Out, tbl.Render())
 	return err
 }
-
-// Fprintf writes to w ignoring errors (terminal output).
-func Fprintf(w io.Writer, format string, a ...any) { fmt.Fprintf(w, format, a...) }

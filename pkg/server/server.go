@@ -101,9 +101,6 @@ func New(cfg Config, st *store.Store) *Server {
 // SetIssuer sets the externally visible base URL once the listener is known.
 func (s *Server) SetIssuer(u string) { s.cfg.Issuer = u }
 
-// Issuer returns the base URL.
-func (s *Server) Issuer() string { return s.cfg.Issuer }
-
 // Store returns the server's store.
 func (s *Server) Store() *store.Store { return s.store }
 

@@ -260,10 +260,3 @@ func (s *Store) PollDevice(ctx context.Context, h []byte, now time.Time, decide 
 	})
 	return d, err
 }
-
-// CountTokens counts a user's OAuth tokens of a kind (tests, benchmarks).
-func (s *Store) CountTokens(ctx context.Context, kind string) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM oauth_tokens WHERE kind = ?`, kind).Scan(&n)
-	return n, err
-}
