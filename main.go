@@ -34,7 +34,8 @@ func run() int {
 	cmd.SetArgs(os.Args[1:])
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
 		p := describe(err)
-		printError(ios.ErrOut, p, f.Flags.Output == "json")
+		format, _ := cmdutil.OutputFormat(f, "json", "table", "csv", "ndjson")
+		printError(ios.ErrOut, p, format == "json")
 		return p.code
 	}
 	return cmdutil.ExitOK
@@ -145,14 +146,6 @@ func httpProblem(he *api.HTTPError) problem {
 
 func printError(w io.Writer, p problem, asJSON bool) {
 	msg := redact.String(p.msg)
-	if asJSON {
-		b, _ := json.Marshal(struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}{p.errCode, msg})
-		fmt.Fprintln(w, string(b))
-		return
-	}
 	line := "error: " + msg
 	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" {
 		line += " (" + p.errCode + ")"
@@ -160,5 +153,13 @@ func printError(w io.Writer, p problem, asJSON bool) {
 	fmt.Fprintln(w, line)
 	if p.hint != "" {
 		fmt.Fprintln(w, "hint: "+p.hint)
+	}
+	// with -o json the error is also one JSON line, for scripts
+	if asJSON {
+		b, _ := json.Marshal(struct {
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		}{p.errCode, msg})
+		fmt.Fprintln(w, string(b))
 	}
 }
