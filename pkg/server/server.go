@@ -124,7 +124,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/audit/events", s.auth("audit:read", s.listEvents))
 	s.handle("PUT /v1/registry/packages/{name...}", s.auth("registry:publish", s.putPackage))
 	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
-	s.extraRoutes()
+	s.oauthRoutes()
+	s.jwtRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

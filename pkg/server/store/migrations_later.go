@@ -1,6 +1,6 @@
 package store
 
-// laterMigrations are schema steps added by features after the first schema
+// laterMigrations are the schema steps added after the first one
 // (OAuth, JWT keys); each is applied once, in order.
 var laterMigrations = []string{
 	// 2: OAuth — tokens (hashed), authorization codes, device codes
