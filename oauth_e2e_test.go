@@ -237,3 +237,29 @@ func TestExpiredSessionThatCannotRefreshExits4(t *testing.T) {
 		t.Fatalf("exit %d: %s", ex, se)
 	}
 }
+
+// TestHealthDegradedExits1: failed sign-ins at the threshold make `health`
+// report degraded and exit 1; before that it exits 0.
+func TestHealthDegradedExits1(t *testing.T) {
+	ts := startServer(t, server.Config{FailedLoginThreshold: 2})
+	env := []string{"CODESYNC_SERVER=" + ts.URL, "CODESYNC_CONFIG_DIR=" + t.TempDir()}
+	if out, _, ex := runCLI(t, env, "", "health"); ex != 0 || !strings.Contains(out, "status: ok") {
+		t.Fatalf("healthy: %d %s", ex, out)
+	}
+	res, err := http.PostForm(ts.URL+"/oauth/device/code", url.Values{"client_id": {"codesync-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var da struct {
+		UserCode string `json:"user_code"`
+	}
+	json.NewDecoder(res.Body).Decode(&da)
+	res.Body.Close()
+	for i := 0; i < 2; i++ {
+		approveDevice(t, ts.URL, da.UserCode, "wrong password", "approve")
+	}
+	out, se, ex := runCLI(t, env, "", "health", "-o", "json")
+	if ex != 1 || !strings.Contains(out, `"status":"degraded"`) || !strings.Contains(se, "degraded") {
+		t.Fatalf("degraded: %d %s %s", ex, out, se)
+	}
+}
