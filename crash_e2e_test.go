@@ -28,8 +28,9 @@ func TestCrashDuringRotateRerunGetsTheSameNewKey(t *testing.T) {
 	if ex == 0 || strings.Contains(out, "csy_") {
 		t.Fatalf("the kill point was not reached: %d %q", ex, out)
 	}
-	// the rerun gets the remembered answer: the same new key, with its token
-	out, se, ex := runCLI(t, env, "", "key", "rotate", k.ID)
+	// the rerun gets the remembered answer: the same new key, with its token,
+	// even when its flags differ from the interrupted run's
+	out, se, ex := runCLI(t, env, "", "key", "rotate", k.ID, "--grace", "1h")
 	tok := strings.TrimSpace(out)
 	if ex != 0 || !tokenLine.MatchString(tok) {
 		t.Fatalf("rerun: %d %q %s", ex, out, se)

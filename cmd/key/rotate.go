@@ -1,6 +1,7 @@
 package key
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,6 +81,10 @@ func rotateRun(o *RotateOptions) error {
 	}
 	g := int64(o.Grace.Seconds())
 	res, err := c.RotateKey(o.F.Context, o.ID, model.RotateKeyRequest{GraceSeconds: &g, ExpiresIn: int64(o.Expires.Seconds())}, p.Key)
+	var he *api.HTTPError
+	if errors.As(err, &he) && he.Status < 500 {
+		p.Done() // a definite refusal: nothing happened that a rerun could recover
+	}
 	if err != nil {
 		return err
 	}

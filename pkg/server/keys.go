@@ -274,8 +274,9 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		if len(k) > 200 {
 			return badRequest("Idempotency-Key is longer than 200 characters")
 		}
-		sum := sha256.Sum256(raw)
-		idem = sealedIdem(k, "rotate "+r.PathValue("id")+" "+hex.EncodeToString(sum[:]))
+		// keyed by the key rotated, not the body: a rerun after a crash with
+		// other flags still gets the rotation that already happened
+		idem = sealedIdem(k, "rotate "+r.PathValue("id"))
 	}
 	now := s.now().Truncate(time.Second)
 	var tok string
