@@ -46,7 +46,7 @@ token:used is recorded at most once a minute per credential.`,
 			}
 			opts.Format = format
 			if since != "" {
-				t, err := ParseSince(since, f.Now())
+				t, err := keyrules.ParseSince(since, f.Now())
 				if err != nil {
 					return cmdutil.UsageErrorf("%s", err)
 				}
@@ -78,31 +78,14 @@ token:used is recorded at most once a minute per credential.`,
 	return cmd
 }
 
-// ParseSince reads a date, an RFC 3339 time, or a duration back from now.
-func ParseSince(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
-	}
-	if d, err := keyrules.ParseDuration(s); err == nil && d > 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("invalid --since %q: use a date (2026-10-01), an RFC 3339 time, or a duration such as 30d", s)
-}
-
 func eventsRun(o *EventsOptions) error {
 	c, err := o.F.APIClient()
 	if err != nil {
 		return err
 	}
-	events := []model.Event{}
-	for e, err := range c.Events(o.F.Context, o.Filter) {
-		if err != nil {
-			return err
-		}
-		events = append(events, e)
+	events, err := api.Collect(c.Events(o.F.Context, o.Filter))
+	if err != nil {
+		return err
 	}
 	if o.Format == output.FormatJSON {
 		return output.JSON(o.F.IOStreams, events)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/codesync/codesync-cli/cmd/audit"
 	"github.com/codesync/codesync-cli/internal/crashpoint"
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/atomicfile"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/keyrules"
 )
 
 type AuditExportOptions struct {
@@ -50,7 +50,7 @@ either the previous one or the complete new one, never half written.`,
 				return cmdutil.UsageErrorf("--include-events needs --format json (ndjson and csv hold one key a line)")
 			}
 			if since != "" {
-				t, err := audit.ParseSince(since, f.Now())
+				t, err := keyrules.ParseSince(since, f.Now())
 				if err != nil {
 					return cmdutil.UsageErrorf("%s", err)
 				}

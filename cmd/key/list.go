@@ -3,8 +3,8 @@ package key
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
-	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/output"
 )
 
@@ -44,12 +44,9 @@ func listRun(o *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	keys := []model.Key{}
-	for k, err := range c.Keys(o.F.Context, o.All) {
-		if err != nil {
-			return err
-		}
-		keys = append(keys, k)
+	keys, err := api.Collect(c.Keys(o.F.Context, o.All))
+	if err != nil {
+		return err
 	}
 	if o.Format == output.FormatJSON {
 		return output.JSON(o.F.IOStreams, keys)

@@ -159,3 +159,16 @@ func (c *Client) JWTKeys(ctx context.Context) ([]model.JWTKey, error) {
 func (c *Client) DeleteJWTKey(ctx context.Context, id string) error {
 	return c.Do(ctx, Request{Method: http.MethodDelete, Path: "/v1/jwt/keys/" + url.PathEscape(id)}, nil)
 }
+
+// Collect drains a paging iterator into a slice (never nil, so it prints as
+// [] in JSON), stopping at the first error.
+func Collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	out := []T{}
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

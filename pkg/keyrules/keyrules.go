@@ -210,3 +210,26 @@ func NamespaceAllows(namespaces []string, pkg string) bool {
 	}
 	return false
 }
+
+// ParseTime reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: use a date (2026-10-01) or an RFC 3339 time", s)
+}
+
+// ParseSince reads what --since takes: a time as ParseTime does, or a
+// duration back from now (30d, 12h).
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := ParseTime(s); err == nil {
+		return t, nil
+	}
+	if d, err := ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid --since %q: use a date (2026-10-01), an RFC 3339 time, or a duration such as 30d", s)
+}

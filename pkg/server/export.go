@@ -13,18 +13,13 @@ import (
 	"github.com/codesync/codesync-cli/pkg/server/store"
 )
 
-// parseSince reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
+// parseSince reads the since parameter; empty means from the beginning.
 func parseSince(v string) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, true
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, true
-	}
-	if t, err := time.Parse("2006-01-02", v); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
+	t, err := keyrules.ParseTime(v)
+	return t, err == nil
 }
 
 // exportKeys streams every key of the caller (revoked and expired included)

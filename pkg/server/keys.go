@@ -242,17 +242,10 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *Credential
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	var raw json.RawMessage
 	var req model.RotateKeyRequest
 	if r.ContentLength != 0 {
-		if e := decodeBody(w, r, &raw); e != nil {
+		if e := decodeBody(w, r, &req); e != nil {
 			return e
-		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return badRequest("malformed JSON body: %s", err.Error())
 		}
 	}
 	grace := DefaultGrace
