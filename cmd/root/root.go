@@ -77,5 +77,10 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		jwtcmd.NewCmdJWT(f),
 		servercmd.NewCmdServer(f, nil),
 	)
+	// help topics: `codesync-cli help environment`, `help exit-codes`
+	for _, t := range HelpTopics() {
+		cmd.AddCommand(newCmdHelpTopic(t))
+	}
+	withCompletionHelp(cmd)
 	return cmd
 }
