@@ -261,6 +261,18 @@ func TestOpenAPIMatchesServedRoutes(t *testing.T) {
 			t.Errorf("%s documents %s %s, which the server does not serve", specFile, strings.ToUpper(op[1]), op[0])
 		}
 	}
+	// docs/api.md, the prose, names every served path too
+	prose, err := os.ReadFile("docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range served {
+		_, path, _ := strings.Cut(p, " ")
+		path = strings.ReplaceAll(path, "/{name...}", "/@scope/name")
+		if !strings.Contains(string(prose), path+"`") {
+			t.Errorf("docs/api.md does not name %s", path)
+		}
+	}
 	ts := startServer(t, server.Config{})
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for r := range served {

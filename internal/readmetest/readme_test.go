@@ -307,3 +307,30 @@ func TestReadmeQuickstart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestUserDocsStandAlone: the README and everything in docs/ (guides, API,
+// generated reference and man pages) stand alone, without pointing to a
+// contract file outside the repository.
+func TestUserDocsStandAlone(t *testing.T) {
+	files := []string{filepath.Join(repo, "README.md")}
+	err := filepath.WalkDir(filepath.Join(repo, "docs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 20 {
+		t.Fatalf("only %d files in docs/", len(files))
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, bad := range []string{"../shared", "SPEC.md", "SPEC §"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s refers to %q, outside the repository: say it in docs/ instead", f, bad)
+			}
+		}
+	}
+}
