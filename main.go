@@ -49,7 +49,7 @@ type problem struct {
 	hint    string
 }
 
-// describe maps every error to its exit code of SPEC §2: the one place where
+// describe maps every error to its exit code (`help exit-codes`): the one place where
 // that happens.
 func describe(err error) problem {
 	// several failures (key revoke ID…): the worst exit code wins

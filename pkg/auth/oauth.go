@@ -15,7 +15,7 @@ import (
 // ClientID is the CLI's public OAuth client.
 const ClientID = "codesync-cli"
 
-// DefaultScopes of a login (SPEC §3).
+// DefaultScopes of a login (login --help).
 var DefaultScopes = []string{"keys:read", "keys:write", "audit:read", "registry:read"}
 
 // Metadata is the RFC 8414 document.

@@ -44,7 +44,7 @@ func (e *SessionExpiredError) Error() string {
 	return "the stored session has expired and cannot be refreshed: " + e.Reason
 }
 
-// Account is the keyring user of SPEC §3: <profile>@<host:port>.
+// Account is the keyring user: <profile>@<host:port>.
 func Account(profile, server string) string {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {

@@ -51,7 +51,7 @@ func (f *File) Path() string { return f.path }
 // Dir returns the folder of config.yaml, credentials.json and lock files.
 func (f *File) Dir() string { return filepath.Dir(f.path) }
 
-// FindPath applies the search order of SPEC §1.
+// FindPath applies the documented search order (docs/config.md).
 func FindPath(flagPath string, getenv func(string) string) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil

@@ -4,7 +4,7 @@ package model
 
 import "time"
 
-// Key is the key object of SPEC §3, fields in the contract's order.
+// Key is the key object of the API (docs/api.md), fields in the documented order.
 type Key struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`

@@ -20,7 +20,7 @@ const (
 	PrefixDev   = "csy_dev_"
 	randomLen   = 30
 	checksumLen = 6
-	// PrefixLen is how much of a token may be shown (SPEC's key "prefix").
+	// PrefixLen is how much of a token may be shown (the key object's "prefix").
 	PrefixLen = 12
 )
 
