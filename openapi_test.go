@@ -311,6 +311,8 @@ type sample struct {
 	status       int
 	header       http.Header
 	body         []byte
+	reqType      string // the request's content type and body
+	reqBody      []byte
 }
 
 // apiSession drives a real server and keeps every answer.
@@ -323,6 +325,11 @@ type apiSession struct {
 
 func (a *apiSession) do(method, tmpl, path, tok string, body io.Reader, ctype string, hdr ...string) sample {
 	a.t.Helper()
+	var reqBody []byte
+	if body != nil {
+		reqBody, _ = io.ReadAll(body)
+		body = bytes.NewReader(reqBody)
+	}
 	req, err := http.NewRequest(method, a.base+path, body)
 	if err != nil {
 		a.t.Fatal(err)
@@ -342,7 +349,7 @@ func (a *apiSession) do(method, tmpl, path, tok string, body io.Reader, ctype st
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	s := sample{method: method, path: tmpl, status: res.StatusCode, header: res.Header, body: b}
+	s := sample{method: method, path: tmpl, status: res.StatusCode, header: res.Header, body: b, reqType: ctype, reqBody: reqBody}
 	a.samples = append(a.samples, s)
 	return s
 }
@@ -607,6 +614,9 @@ func (spec *apiSpec) check(t *testing.T, s sample) {
 		t.Errorf("%s: status not documented (%s)", name, s.body)
 		return
 	}
+	if s.status < 400 {
+		spec.checkRequest(t, name, s, op)
+	}
 	resp, ptr := spec.resolve(t, r, []string{"paths", s.path, strings.ToLower(s.method), "responses", strconv.Itoa(s.status)})
 	if s.header.Get("X-Request-Id") == "" {
 		t.Errorf("%s: no X-Request-Id", name)
@@ -656,6 +666,44 @@ func (spec *apiSpec) check(t *testing.T, s sample) {
 		if s.status/100 != 3 && !bytes.HasPrefix(s.body, []byte("<!doctype html>")) {
 			t.Errorf("%s: not an HTML page: %.80s", name, s.body)
 		}
+	}
+}
+
+// checkRequest: a request the server accepted validates against the
+// documented request body, so the documentation asks for what works.
+func (spec *apiSpec) checkRequest(t *testing.T, name string, s sample, op map[string]any) {
+	t.Helper()
+	rb, _ := op["requestBody"].(map[string]any)
+	if len(s.reqBody) == 0 {
+		if req, _ := rb["required"].(bool); req {
+			t.Errorf("%s: accepted without the required body", name)
+		}
+		return
+	}
+	if rb == nil {
+		t.Errorf("%s: accepted a body the documentation does not describe", name)
+		return
+	}
+	content, _ := rb["content"].(map[string]any)
+	if content[s.reqType] == nil {
+		t.Errorf("%s: request content type %q is not documented", name, s.reqType)
+		return
+	}
+	sch := spec.schema(t, []string{"paths", s.path, strings.ToLower(s.method), "requestBody", "content", s.reqType, "schema"})
+	switch s.reqType {
+	case "application/json":
+		spec.validate(t, name+" (request)", sch, s.reqBody)
+	case "application/x-www-form-urlencoded":
+		q, err := url.ParseQuery(string(s.reqBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := map[string]any{}
+		for k := range q {
+			obj[k] = q.Get(k)
+		}
+		b, _ := json.Marshal(obj)
+		spec.validate(t, name+" (request)", sch, b)
 	}
 }
 
