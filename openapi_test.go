@@ -715,6 +715,6 @@ func (spec *apiSpec) validate(t *testing.T, name string, sch *jsonschema.Schema,
 		return
 	}
 	if err := sch.Validate(v); err != nil {
-		t.Errorf("%s: the answer does not match the documented schema:\n%v\nbody: %.600s", name, err, body)
+		t.Errorf("%s: the body does not match the documented schema:\n%v\nbody: %.600s", name, err, body)
 	}
 }
