@@ -53,10 +53,10 @@ type Options struct {
 	// Reauth is called once when the server answers 401 invalid_token to a
 	// request sent with the token rejected; a new token (a refreshed session)
 	// is sent in a single retry. "" means there is nothing better to send.
-	Reauth func(ctx context.Context, rejected string) (string, error)
-	Timeout    time.Duration
-	Retry      RetryPolicy
-	Debug      io.Writer // nil: no trace
+	Reauth  func(ctx context.Context, rejected string) (string, error)
+	Timeout time.Duration
+	Retry   RetryPolicy
+	Debug   io.Writer // nil: no trace
 	// OnCredentialExpiry is called with the expiry the server reports for the
 	// credential in use, and the token's displayable prefix.
 	OnCredentialExpiry func(prefix string, t time.Time)
