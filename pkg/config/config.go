@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -295,6 +296,11 @@ func (e *Effective) Set(key, value string) error {
 	case "timeout":
 		if d, err := time.ParseDuration(value); err != nil || d <= 0 {
 			return fmt.Errorf("invalid timeout %q: use a Go duration such as 30s", value)
+		}
+	case "oauth_issuer":
+		u, err := url.Parse(value)
+		if value != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+			return fmt.Errorf("invalid oauth_issuer %q: use the issuer URL, https://HOST[/PATH] (no query, no fragment)", value)
 		}
 	}
 	*d.file(e.File.Profile(e.ProfileName())) = value
