@@ -83,6 +83,13 @@ func TestLoginRefusesAnotherIssuerBeforeAnyInteraction(t *testing.T) {
 	if r := a.requests(); len(r) != 1 {
 		t.Fatalf("requests after the metadata: %v", r)
 	}
+	// a mix-up: the metadata names another server with its own endpoints
+	evil := newScriptedAS(t)
+	a.meta = map[string]any{"issuer": evil.URL, "token_endpoint": evil.URL + "/token", "device_authorization_endpoint": evil.URL + "/device/code"}
+	_, se, ex = runCLI(t, env, "", "login", "--device")
+	if ex != 1 || !strings.Contains(se, `names the issuer "`+evil.URL+`"`) || len(evil.requests()) != 0 {
+		t.Fatalf("exit %d, the other server saw %v:\n%s", ex, evil.requests(), se)
+	}
 }
 
 // Issue 12 item 8 / issue 13 item 6: `auth token` with a session to refresh

@@ -191,6 +191,19 @@ func TestDiscoveryRefusesAnotherIssuer(t *testing.T) {
 	if n := f.count("/device/code") + f.count("/token"); n != 0 {
 		t.Fatalf("%d OAuth requests after a wrong issuer", n)
 	}
+	// a mix-up: the metadata names another, self-consistent server (issuer
+	// and endpoints on another origin): only the issuer check stops it
+	evil := newFakeAS(t)
+	for k, v := range evil.metadata() {
+		f.set(k, v)
+	}
+	if _, err := auth.Discover(context.Background(), client(t, f.URL, nil)); !errors.As(err, &me) || !strings.Contains(err.Error(), "names the issuer") {
+		t.Fatalf("metadata naming another server accepted: %v", err)
+	}
+	if len(evil.reqs) != 0 {
+		t.Fatalf("the other server was contacted: %v", evil.reqs)
+	}
+	f.meta = nil
 	// the profile may name the issuer explicitly: then that one must match
 	f.set("issuer", f.URL)
 	other := newFakeAS(t)
@@ -293,6 +306,17 @@ func TestEndpointsOffTheIssuersOriginAreRefused(t *testing.T) {
 	}
 	if n := len(foreign.reqs); n != 0 {
 		t.Fatalf("the foreign host received %d requests: %v", n, foreign.reqs)
+	}
+	// plain http to a host that is not loopback: neither as the issuer
+	// (oauth_issuer) nor for endpoints in metadata given to a flow
+	var ie *api.InsecureURLError
+	if _, err := auth.NewProvider(context.Background(), c, "http://login.example"); !errors.As(err, &ie) {
+		t.Fatalf("plain-http issuer: %v", err)
+	}
+	plain := &auth.Metadata{Issuer: "http://login.example", TokenEndpoint: "http://login.example/token", DeviceAuthorizationEndpoint: "http://login.example/device"}
+	var me *auth.MetadataError
+	if _, err := auth.DeviceFlow(context.Background(), plain, auth.FlowOptions{HTTPClient: http.DefaultClient, Stderr: io.Discard, Getenv: noEnv}); !errors.As(err, &me) || !strings.Contains(err.Error(), "plain http") {
+		t.Fatalf("device flow with plain-http endpoints: %v", err)
 	}
 }
 
