@@ -64,6 +64,18 @@ func newScriptedAS(t *testing.T) *scriptedAS {
 	return a
 }
 
+// set replaces the metadata overrides and the token answer (nil: kept).
+func (a *scriptedAS) set(meta, token map[string]any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if meta != nil {
+		a.meta = meta
+	}
+	if token != nil {
+		a.token = token
+	}
+}
+
 func (a *scriptedAS) requests() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -74,7 +86,7 @@ func (a *scriptedAS) requests() []string {
 // before a code is requested or shown.
 func TestLoginRefusesAnotherIssuerBeforeAnyInteraction(t *testing.T) {
 	a := newScriptedAS(t)
-	a.meta = map[string]any{"issuer": "https://issuer.invalid"}
+	a.set(map[string]any{"issuer": "https://issuer.invalid"}, nil)
 	env := []string{"CODESYNC_SERVER=" + a.URL, "CODESYNC_CONFIG_DIR=" + t.TempDir(), "CODESYNC_KEYRING=file"}
 	_, se, ex := runCLI(t, env, "", "login", "--device")
 	if ex != 1 || !strings.Contains(se, `names the issuer "https://issuer.invalid"`) || strings.Contains(se, "To log in") {
@@ -85,7 +97,7 @@ func TestLoginRefusesAnotherIssuerBeforeAnyInteraction(t *testing.T) {
 	}
 	// a mix-up: the metadata names another server with its own endpoints
 	evil := newScriptedAS(t)
-	a.meta = map[string]any{"issuer": evil.URL, "token_endpoint": evil.URL + "/token", "device_authorization_endpoint": evil.URL + "/device/code"}
+	a.set(map[string]any{"issuer": evil.URL, "token_endpoint": evil.URL + "/token", "device_authorization_endpoint": evil.URL + "/device/code"}, nil)
 	_, se, ex = runCLI(t, env, "", "login", "--device")
 	if ex != 1 || !strings.Contains(se, `names the issuer "`+evil.URL+`"`) || len(evil.requests()) != 0 {
 		t.Fatalf("exit %d, the other server saw %v:\n%s", ex, evil.requests(), se)
@@ -98,7 +110,7 @@ func TestLoginRefusesAnotherIssuerBeforeAnyInteraction(t *testing.T) {
 func TestRefreshNeverGoesToAForeignTokenEndpoint(t *testing.T) {
 	foreign := newScriptedAS(t)
 	a := newScriptedAS(t)
-	a.meta = map[string]any{"token_endpoint": foreign.URL + "/token"}
+	a.set(map[string]any{"token_endpoint": foreign.URL + "/token"}, nil)
 	dir := t.TempDir()
 	writeFileSession(t, dir, a.URL, "at-old-0123456789", "rt-SECRET-0123456789", time.Now().Add(-time.Minute))
 	env := []string{"CODESYNC_SERVER=" + a.URL, "CODESYNC_CONFIG_DIR=" + dir, "CODESYNC_KEYRING=file"}
@@ -111,7 +123,7 @@ func TestRefreshNeverGoesToAForeignTokenEndpoint(t *testing.T) {
 	}
 	// named in the profile as the issuer, that host is trusted
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("profiles:\n  default:\n    oauth_issuer: "+foreign.URL+"\n"), 0o600)
-	foreign.token = map[string]any{"access_token": "at-new-0123456789", "refresh_token": "rt-new-0123456789", "token_type": "Bearer", "expires_in": 3600}
+	foreign.set(nil, map[string]any{"access_token": "at-new-0123456789", "refresh_token": "rt-new-0123456789", "token_type": "Bearer", "expires_in": 3600})
 	out, se, ex = runCLI(t, env, "", "auth", "token")
 	if ex != 0 || strings.TrimSpace(out) != "at-new-0123456789" {
 		t.Fatalf("refresh at the configured issuer: exit %d %q\n%s", ex, out, se)
@@ -126,7 +138,7 @@ func TestRefreshNeverGoesToAForeignTokenEndpoint(t *testing.T) {
 // works (it used to say the session had expired: exit 4).
 func TestDeviceLoginWithoutExpiresIn(t *testing.T) {
 	a := newScriptedAS(t)
-	a.token = map[string]any{"access_token": "at-no-expiry-0123456789", "token_type": "Bearer"}
+	a.set(nil, map[string]any{"access_token": "at-no-expiry-0123456789", "token_type": "Bearer"})
 	env := []string{"CODESYNC_SERVER=" + a.URL, "CODESYNC_CONFIG_DIR=" + t.TempDir(), "CODESYNC_KEYRING=file"}
 	if _, se, ex := runCLI(t, env, "", "login", "--device"); ex != 0 {
 		t.Fatalf("login: exit %d\n%s", ex, se)

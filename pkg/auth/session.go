@@ -164,7 +164,9 @@ func (r *Resolver) Session(ctx context.Context) (*Session, error) {
 // no expires_in) or that was revoked early. Under the refresh lock it
 // returns the stored token if another process already replaced the rejected
 // one, else refreshes the session once. "" (and no error) means there is
-// nothing better to send: an environment token, or no refresh token.
+// nothing better to send: an environment token, no refresh token, or a
+// refresh the server refused (then the server's 401, which says why, is
+// the answer).
 func (r *Resolver) Reauth(ctx context.Context, rejected string) (string, error) {
 	if r.EnvToken != "" || r.Refresher == nil {
 		return "", nil
@@ -174,6 +176,10 @@ func (r *Resolver) Reauth(ctx context.Context, rejected string) (string, error) 
 		return "", nil
 	}
 	ns, err := r.refresh(ctx, func(s *Session) bool { return s.AccessToken == rejected })
+	var se *SessionExpiredError
+	if errors.As(err, &se) {
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}

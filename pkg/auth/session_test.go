@@ -54,13 +54,20 @@ func TestReauthRefreshesOnceUnderTheLock(t *testing.T) {
 	if s, _ := r.Load(); s.RefreshToken != "r2" {
 		t.Fatalf("the rotated refresh token was not stored: %+v", s)
 	}
-	// a failed refresh is the error the person sees
+	// a refused refresh leaves the server's 401 as the answer; a refresh
+	// that could not be made (network) is the error the person sees
 	r = newResolver(t, &auth.Session{Type: auth.TypeOAuth, AccessToken: "old", RefreshToken: "r1"}, func(context.Context, *auth.Session) (*auth.Session, error) {
 		return nil, &auth.SessionExpiredError{Reason: "refused"}
 	})
-	var se *auth.SessionExpiredError
-	if _, err := r.Reauth(context.Background(), "old"); !errors.As(err, &se) {
-		t.Fatalf("want SessionExpiredError, got %v", err)
+	if tok, err := r.Reauth(context.Background(), "old"); tok != "" || err != nil {
+		t.Fatalf("refused refresh: %q %v", tok, err)
+	}
+	unreachable := errors.New("the token endpoint did not answer")
+	r = newResolver(t, &auth.Session{Type: auth.TypeOAuth, AccessToken: "old", RefreshToken: "r1"}, func(context.Context, *auth.Session) (*auth.Session, error) {
+		return nil, unreachable
+	})
+	if _, err := r.Reauth(context.Background(), "old"); !errors.Is(err, unreachable) {
+		t.Fatalf("want the transport error, got %v", err)
 	}
 }
 
