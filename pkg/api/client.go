@@ -167,7 +167,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	}
 	c.traceBody("<", resp.Header.Get("Content-Type"), data)
 	if err := json.Unmarshal(data, out); err != nil {
-		return &TransportError{Err: fmt.Errorf("the server at %s sent a malformed answer (not the JSON expected)", c.base.Host)}
+		return &TransportError{Err: fmt.Errorf("the server at %s sent a %w (not the JSON expected)", c.base.Host, ErrMalformed)}
 	}
 	return nil
 }

@@ -153,11 +153,11 @@ func noEnv(string) string { return "" }
 
 // deviceLogin runs the device flow against f with a fake clock; it returns
 // the token, the error and the waits between polls.
-func deviceLogin(t *testing.T, f *fakeAS, debug io.Writer, stderr io.Writer) (*oauth2.Token, error, []time.Duration) {
+func deviceLogin(t *testing.T, f *fakeAS, debug io.Writer, stderr io.Writer) (*oauth2.Token, []time.Duration, error) {
 	t.Helper()
 	p, err := auth.NewProvider(context.Background(), client(t, f.URL, debug), "")
 	if err != nil {
-		return nil, err, nil
+		return nil, nil, err
 	}
 	clk := &fakeClock{t: time.Now()}
 	var waits []time.Duration
@@ -171,7 +171,7 @@ func deviceLogin(t *testing.T, f *fakeAS, debug io.Writer, stderr io.Writer) (*o
 			return clk.Sleep(ctx, d)
 		},
 	})
-	return tok, err, waits
+	return tok, waits, err
 }
 
 // Item 1 (RFC 8414 §3.3): metadata naming another issuer is refused before
@@ -185,7 +185,7 @@ func TestDiscoveryRefusesAnotherIssuer(t *testing.T) {
 		t.Fatalf("want the issuer refused, got %v", err)
 	}
 	// no device authorization, no token request: nothing was started
-	if _, err, _ := deviceLogin(t, f, nil, io.Discard); !errors.As(err, &me) {
+	if _, _, err := deviceLogin(t, f, nil, io.Discard); !errors.As(err, &me) {
 		t.Fatalf("device login went on: %v", err)
 	}
 	if n := f.count("/device/code") + f.count("/token"); n != 0 {
@@ -237,8 +237,9 @@ func TestDiscoveryFallsBackToOpenIDConfiguration(t *testing.T) {
 		t.Fatalf("OIDC document with another issuer accepted: %v", err)
 	}
 
-	// issuer with a path: /.well-known/oauth-authorization-server/tenant,
-	// then /tenant/.well-known/openid-configuration
+	// issuer with a path: /.well-known/oauth-authorization-server/tenant
+	// (here a single-page app's HTML, 200), then
+	// /tenant/.well-known/openid-configuration
 	var paths []string
 	var mu sync.Mutex
 	var srv *httptest.Server
@@ -246,6 +247,11 @@ func TestDiscoveryFallsBackToOpenIDConfiguration(t *testing.T) {
 		mu.Lock()
 		paths = append(paths, r.URL.Path)
 		mu.Unlock()
+		if r.URL.Path == "/.well-known/oauth-authorization-server/tenant" {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!doctype html><title>app</title>")
+			return
+		}
 		if r.URL.Path != "/tenant/.well-known/openid-configuration" {
 			w.WriteHeader(404)
 			return
@@ -438,7 +444,7 @@ func TestDeviceFlowKeepsPollingThroughSlowDown(t *testing.T) {
 		return 200, map[string]any{"access_token": fakeAccess, "token_type": "Bearer", "expires_in": 3600}
 	}
 	var stderr bytes.Buffer
-	tok, err, waits := deviceLogin(t, f, nil, &stderr)
+	tok, waits, err := deviceLogin(t, f, nil, &stderr)
 	if err != nil || tok.AccessToken != fakeAccess {
 		t.Fatalf("want the token after three slow_down, got %v", err)
 	}
@@ -456,7 +462,7 @@ func TestDeviceFlowKeepsPollingThroughSlowDown(t *testing.T) {
 func TestDeviceFlowSlowDownUntilTheCodeExpires(t *testing.T) {
 	f := newFakeAS(t)
 	f.token = func(url.Values) (int, map[string]any) { return 400, map[string]any{"error": "slow_down"} }
-	_, err, waits := deviceLogin(t, f, nil, io.Discard)
+	_, waits, err := deviceLogin(t, f, nil, io.Discard)
 	var le *auth.LoginError
 	if !errors.As(err, &le) || le.Code != "expired_token" {
 		t.Fatalf("want expired_token at the code's expiry, got %v", err)
@@ -485,7 +491,7 @@ func TestTokenWithoutExpiresInHasUnknownExpiry(t *testing.T) {
 				return 200, b
 			}
 			for name, login := range map[string]func() (*oauth2.Token, error){
-				"device": func() (*oauth2.Token, error) { tok, err, _ := deviceLogin(t, f, nil, io.Discard); return tok, err },
+				"device": func() (*oauth2.Token, error) { tok, _, err := deviceLogin(t, f, nil, io.Discard); return tok, err },
 				"web":    func() (*oauth2.Token, error) { return webLogin(t, f, nil) },
 			} {
 				tok, err := login()
@@ -516,7 +522,7 @@ func TestTokenTypeOtherThanBearerIsRefused(t *testing.T) {
 			return 200, map[string]any{"access_token": fakeAccess, "refresh_token": fakeRefresh, "token_type": tt, "expires_in": 60}
 		}
 		var le *auth.LoginError
-		if _, err, _ := deviceLogin(t, f, nil, io.Discard); !errors.As(err, &le) || le.Code != "unsupported_token_type" || !strings.Contains(err.Error(), tt) {
+		if _, _, err := deviceLogin(t, f, nil, io.Discard); !errors.As(err, &le) || le.Code != "unsupported_token_type" || !strings.Contains(err.Error(), tt) {
 			t.Errorf("device flow, %s: %v", tt, err)
 		}
 		if _, err := webLogin(t, f, nil); !errors.As(err, &le) || le.Code != "unsupported_token_type" {
@@ -530,7 +536,7 @@ func TestTokenTypeOtherThanBearerIsRefused(t *testing.T) {
 	f.token = func(url.Values) (int, map[string]any) {
 		return 200, map[string]any{"access_token": fakeAccess, "token_type": "bearer", "expires_in": 60}
 	}
-	if tok, err, _ := deviceLogin(t, f, nil, io.Discard); err != nil || !strings.EqualFold(tok.TokenType, "bearer") {
+	if tok, _, err := deviceLogin(t, f, nil, io.Discard); err != nil || !strings.EqualFold(tok.TokenType, "bearer") {
 		t.Fatalf("lower-case bearer: %v", err)
 	}
 }
@@ -541,7 +547,7 @@ func TestTokenTypeOtherThanBearerIsRefused(t *testing.T) {
 func TestOAuthTrafficIsTracedAndRedacted(t *testing.T) {
 	f := newFakeAS(t)
 	var trace bytes.Buffer
-	if _, err, _ := deviceLogin(t, f, &trace, io.Discard); err != nil {
+	if _, _, err := deviceLogin(t, f, &trace, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := webLogin(t, f, &trace); err != nil {

@@ -115,7 +115,7 @@ func fallback(err error) bool {
 	if errors.As(err, &he) {
 		return he.Status >= 400 && he.Status < 500 && he.Status != http.StatusTooManyRequests
 	}
-	return strings.Contains(err.Error(), "malformed answer")
+	return errors.Is(err, api.ErrMalformed)
 }
 
 func mustParse(s string) *url.URL {
