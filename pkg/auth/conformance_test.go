@@ -265,9 +265,14 @@ func TestDiscoveryFallsBackToOpenIDConfiguration(t *testing.T) {
 	if want := []string{"/.well-known/oauth-authorization-server/tenant", "/tenant/.well-known/openid-configuration"}; fmt.Sprint(paths) != fmt.Sprint(want) {
 		t.Fatalf("requests %v, want %v", paths, want)
 	}
-	// neither document: one clear error
+	// neither document: one clear error, after the form this CLI used to
+	// ask for (appended to the issuer's path)
+	paths = nil
 	if _, err := auth.NewProvider(context.Background(), client(t, srv.URL, nil), srv.URL+"/other"); err == nil || !strings.Contains(err.Error(), "no OAuth metadata") {
 		t.Fatalf("no metadata: %v", err)
+	}
+	if want := []string{"/.well-known/oauth-authorization-server/other", "/other/.well-known/openid-configuration", "/other/.well-known/oauth-authorization-server"}; fmt.Sprint(paths) != fmt.Sprint(want) {
+		t.Fatalf("requests %v, want %v", paths, want)
 	}
 }
 

@@ -84,17 +84,25 @@ func NewProvider(ctx context.Context, c *api.Client, issuer string) (*Provider, 
 		}
 	}
 	path := strings.TrimRight(iu.EscapedPath(), "/")
-	var m Metadata
-	// RFC 8414 §3: the well-known segment goes between host and path
-	err = ic.Do(ctx, api.Request{Method: http.MethodGet, Path: "/.well-known/oauth-authorization-server" + path, Anonymous: true}, &m)
-	if fallback(err) {
+	candidates := []string{
+		// RFC 8414 §3: the well-known segment goes between host and path
+		"/.well-known/oauth-authorization-server" + path,
 		// OpenID Connect Discovery 1.0 §4: appended to the issuer
+		path + "/.well-known/openid-configuration",
+	}
+	if path != "" {
+		// what this CLI asked for before, and some servers still serve
+		candidates = append(candidates, path+"/.well-known/oauth-authorization-server")
+	}
+	var m Metadata
+	for _, p := range candidates {
 		m = Metadata{}
-		err = ic.Do(ctx, api.Request{Method: http.MethodGet, Path: path + "/.well-known/openid-configuration", Anonymous: true}, &m)
-		var he *api.HTTPError
-		if errors.As(err, &he) && he.Status == http.StatusNotFound {
-			return nil, &MetadataError{Msg: fmt.Sprintf("%s publishes no OAuth metadata (neither /.well-known/oauth-authorization-server nor /.well-known/openid-configuration)", issuer)}
+		if err = ic.Do(ctx, api.Request{Method: http.MethodGet, Path: p, Anonymous: true}, &m); !fallback(err) {
+			break
 		}
+	}
+	if fallback(err) {
+		return nil, &MetadataError{Msg: fmt.Sprintf("%s publishes no OAuth metadata (neither /.well-known/oauth-authorization-server nor /.well-known/openid-configuration)", issuer)}
 	}
 	if err != nil {
 		return nil, err
