@@ -60,6 +60,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) *apiError {
 		"grant_types_supported":                 []string{"authorization_code", grantDevice, "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
+		// RFC 9207: every authorization response names the issuer
+		"authorization_response_iss_parameter_supported": true,
 	})
 	return nil
 }
@@ -508,7 +510,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		return nil
 	}
 	if redirectErr != "" {
-		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {redirectErr}, "state": {q.Get("state")}})
+		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {redirectErr}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 		return nil
 	}
 	data := pageData{Title: "Authorize codesync-cli", Client: CLIClientID, Scopes: scopes, Action: r.URL.RequestURI()}
@@ -522,7 +524,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		return nil
 	}
 	if r.PostForm.Get("action") == "deny" {
-		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}})
+		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 		return nil
 	}
 	u, msg := s.signIn(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
@@ -537,7 +539,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 	if err := s.store.SaveCode(r.Context(), c); err != nil {
 		return s.internal(err)
 	}
-	redirectWith(w, r, q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}})
+	redirectWith(w, r, q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 	return nil
 }
 
