@@ -37,6 +37,7 @@ type Config struct {
 	IdleTimeout          time.Duration // idle keep-alive connections (default 120 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
+	SecretScanningKeys   ScanningKeys // who may sign secret-scanning reports (leaks.go)
 }
 
 func (c *Config) defaults() {
@@ -122,6 +123,8 @@ func (s *Server) routes() {
 	s.handle("POST /v1/keys/{id}/rotate", s.auth("keys:write", s.rotateKey))
 	s.handle("DELETE /v1/keys/{id}", s.auth("keys:write", s.revokeKey))
 	s.handle("GET /v1/audit/events", s.auth("audit:read", s.listEvents))
+	s.handle("POST /v1/keys/check", s.auth("keys:read", s.checkKeys))
+	s.handle("POST /v1/secret-scanning/report", s.anonymous(s.secretScanningReport))
 	s.handle("PUT /v1/registry/packages/{name...}", s.auth("registry:publish", s.putPackage))
 	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
 	s.oauthRoutes()
