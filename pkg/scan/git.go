@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -21,8 +22,17 @@ var ErrNotGitRepository = errors.New("not in a git repository")
 // lines are read, so a token added in one commit and removed in a later one
 // is reported once, at the commit that added it, with its line in that
 // commit's version of the file. Paths are dir joined with the path relative
-// to dir.
-func (s *Scanner) ScanGitHistory(ctx context.Context, dir string) error {
+// to dir. A file's history is its own.
+func (s *Scanner) ScanGitHistory(ctx context.Context, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return &PathError{Path: path, Err: err}
+	}
+	// a file: its own history
+	dir, spec := path, "."
+	if !fi.IsDir() {
+		dir, spec = filepath.Dir(path), filepath.Base(path)
+	}
 	check := exec.CommandContext(ctx, s.opts.Git, "-C", dir, "rev-parse", "--is-inside-work-tree")
 	if out, err := check.Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
 		var ee *exec.ExitError
@@ -34,7 +44,7 @@ func (s *Scanner) ScanGitHistory(ctx context.Context, dir string) error {
 	cmd := exec.CommandContext(ctx, s.opts.Git, "-C", dir,
 		"-c", "core.quotepath=off", "-c", "diff.noprefix=false",
 		"log", "-p", "--all", "--relative", "--no-color", "--no-ext-diff", "--no-textconv",
-		"--no-renames", "--format=%x00commit %H", "--", ".")
+		"--no-renames", "--format=%x00commit %H", "--", spec)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

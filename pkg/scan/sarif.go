@@ -87,6 +87,12 @@ const help = `A CodeSync API key is written here. Anyone who can read this file 
 2. Create a replacement and keep it in your CI system's secret store, passed in CODESYNC_AUTH_TOKEN.
 3. Remove the key from the file; if it was committed, it stays in the git history: revoking it is what protects you.`
 
+const helpMarkdown = `A CodeSync API key is written here. Anyone who can read this file can use the key.
+
+1. Revoke it now: ` + "`codesync-cli key revoke KEY_ID`" + ` (or ` + "`codesync-cli scan --revoke PATH`" + `).
+2. Create a replacement and keep it in your CI system's secret store, passed in ` + "`CODESYNC_AUTH_TOKEN`" + `.
+3. Remove the key from the file; if it was committed, it stays in the git history: revoking it is what protects you.`
+
 // SARIF builds the log for findings. props, when not nil, adds properties
 // to each result (the server's answer of `scan --check`).
 func SARIF(findings []Finding, version string, props func(i int) map[string]any) SARIFLog {
@@ -97,7 +103,7 @@ func SARIF(findings []Finding, version string, props func(i int) map[string]any)
 				ID: RuleID, Name: "CodeSyncAPIKey",
 				ShortDescription:     sarifText{Text: "CodeSync API key"},
 				FullDescription:      sarifText{Text: "A CodeSync API key (csy_prod_… or csy_dev_…, checksum valid) is stored in plain text."},
-				Help:                 sarifText{Text: help, Markdown: strings.ReplaceAll(help, "codesync-cli ", "`codesync-cli ")},
+				Help:                 sarifText{Text: help, Markdown: helpMarkdown},
 				DefaultConfiguration: map[string]any{"level": "error"},
 				Properties:           map[string]any{"tags": []string{"security", "secret", "credential"}, "precision": "very-high", "security-severity": "9.0"},
 			}},
