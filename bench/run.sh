@@ -82,3 +82,5 @@ srss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 echo "| server peak RSS after all exports ($KEYS keys, $EVENTS events) | $(( srss / 1024 )) MiB | target < 64 MiB | |"
 
 go run ./bench/load -c 50 -d 5s
+
+bench/scan.sh "$BIN"

@@ -261,3 +261,25 @@ func TestGitHistoryAddedThenRemoved(t *testing.T) {
 		t.Fatalf("outside a repository: %v", err)
 	}
 }
+
+func TestLinksGivenAreFollowedLinksInsideAreNot(t *testing.T) {
+	dir := t.TempDir()
+	tok := token.New("prod")
+	write(t, filepath.Join(dir, "real/app.env"), "T="+tok+"\n")
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "dirlink"))
+	os.Symlink(filepath.Join(dir, "real/app.env"), filepath.Join(dir, "filelink"))
+	os.MkdirAll(filepath.Join(dir, "other"), 0o755)
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "other/inner"))
+	// a FIFO inside a folder is not opened (it would block)
+	if err := syscallMkfifo(filepath.Join(dir, "other/pipe")); err != nil {
+		t.Log("no FIFO:", err)
+	}
+	got, _ := scanPaths(t, filepath.Join(dir, "dirlink"), filepath.Join(dir, "filelink"), filepath.Join(dir, "other"))
+	var paths []string
+	for _, f := range got {
+		paths = append(paths, strings.TrimPrefix(f.Path, dir))
+	}
+	if want := "[/dirlink/app.env /filelink]"; fmt.Sprint(paths) != want {
+		t.Fatalf("got %v, want %s", paths, want)
+	}
+}

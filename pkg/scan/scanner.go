@@ -97,10 +97,13 @@ func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader) erro
 // not exist is an error; a file that cannot be read inside a walked
 // directory is a warning.
 func (s *Scanner) ScanPaths(ctx context.Context, paths []string) error {
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
+	roots := make([]fs.FileInfo, len(paths))
+	for i, p := range paths {
+		fi, err := os.Stat(p) // a path given is followed if it is a link
+		if err != nil {
 			return &PathError{Path: p, Err: err}
 		}
+		roots[i] = fi
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -121,10 +124,22 @@ func (s *Scanner) ScanPaths(ctx context.Context, paths []string) error {
 		}()
 	}
 	var werr error
-	for _, root := range paths {
-		werr = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	for i, root := range paths {
+		if !roots[i].IsDir() {
+			if roots[i].Mode().IsRegular() {
+				jobs <- root
+			} else {
+				s.warn("%s: not a regular file, not read", root)
+			}
+			continue
+		}
+		walkRoot := root
+		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			walkRoot = root + string(filepath.Separator) // a link to a folder: walk the folder
+		}
+		werr = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
-				if p == root {
+				if p == walkRoot {
 					return err
 				}
 				s.warn("%s: %s", p, err)
@@ -134,7 +149,7 @@ func (s *Scanner) ScanPaths(ctx context.Context, paths []string) error {
 				return ctx.Err()
 			}
 			if d.IsDir() {
-				if d.Name() == ".git" && p != root {
+				if d.Name() == ".git" && p != walkRoot {
 					return filepath.SkipDir
 				}
 				return nil
@@ -178,14 +193,9 @@ func (s *Scanner) scanFile(ctx context.Context, p string) error {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil
-	}
-	return s.scanStream(ctx, p, f, f, fi.Size(), 0)
+	// the walk only hands in regular files; the size is asked for only if
+	// the file turns out to be a zip
+	return s.scanStream(ctx, p, f, f, -1, 0)
 }
 
 // scanStream scans r: text line by line, archives member by member. ra and
@@ -315,6 +325,13 @@ func (s *Scanner) scanArchive(ctx context.Context, kind, name string, r io.Reade
 			}
 		}
 	case "zip":
+		if st, ok := ra.(interface{ Stat() (fs.FileInfo, error) }); ok && size < 0 {
+			fi, err := st.Stat()
+			if err != nil {
+				return err
+			}
+			size = fi.Size()
+		}
 		if ra == nil {
 			b, err := io.ReadAll(io.LimitReader(r, maxZipInMemory+1))
 			if err != nil {
