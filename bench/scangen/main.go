@@ -37,7 +37,7 @@ func main() {
 	if files < 1 {
 		files = 1
 	}
-	plantEvery := max(files / max(*tokens, 1), 1)
+	plantEvery := max(files/max(*tokens, 1), 1)
 	var written int64
 	planted := 0
 	for i := 0; i < files; i++ {
