@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"unicode/utf8"
 
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/token"
@@ -82,11 +81,24 @@ type position struct {
 func (p *position) advance(seg []byte) {
 	nl := bytes.LastIndexByte(seg, '\n')
 	if nl < 0 {
-		p.col += utf8.RuneCount(seg)
+		p.col += chars(seg)
 		return
 	}
 	p.line += bytes.Count(seg, []byte{'\n'})
-	p.col = utf8.RuneCount(seg[nl+1:])
+	p.col = chars(seg[nl+1:])
+}
+
+// chars counts the bytes that start a character (all but UTF-8
+// continuation bytes): code points in valid UTF-8, and the same count
+// however the text is cut into chunks, even inside a character.
+func chars(b []byte) int {
+	n := len(b)
+	for _, c := range b {
+		if c&0xC0 == 0x80 {
+			n--
+		}
+	}
+	return n
 }
 
 // scanChunk reports the tokens of data that start before limit, advancing

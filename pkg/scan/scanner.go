@@ -46,6 +46,7 @@ type Options struct {
 // concurrent use.
 type Scanner struct {
 	opts     Options
+	chunk    int // bytes read at once (tests make it small)
 	mu       sync.Mutex
 	findings []Finding
 	bufs     sync.Pool
@@ -62,8 +63,12 @@ func New(o Options) *Scanner {
 	if o.Git == "" {
 		o.Git = "git"
 	}
-	s := &Scanner{opts: o}
-	s.bufs.New = func() any { b := make([]byte, chunkSize+maxTokenLen+1); return &b }
+	return newScanner(o, chunkSize)
+}
+
+func newScanner(o Options, chunk int) *Scanner {
+	s := &Scanner{opts: o, chunk: chunk}
+	s.bufs.New = func() any { b := make([]byte, chunk+maxTokenLen+1); return &b }
 	return s
 }
 
@@ -211,7 +216,7 @@ func (s *Scanner) scanStream(ctx context.Context, name string, r io.Reader, ra i
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := io.ReadAtLeast(r, buf[carry:], min(len(buf)-carry, chunkSize))
+		n, err := io.ReadAtLeast(r, buf[carry:], min(len(buf)-carry, s.chunk))
 		eof := false
 		switch {
 		case err == nil:
