@@ -7,6 +7,7 @@ package scan
 
 import (
 	"bytes"
+	"strings"
 	"crypto/sha256"
 	"encoding/hex"
 
@@ -133,4 +134,28 @@ func scanChunk(data []byte, limit int, pos *position, emit func(Finding)) {
 		from = i + n + 3
 	}
 	pos.advance(data[done:limit])
+}
+
+// maskTokens shortens every token in s (a file or member name, say) to its
+// displayable prefix: a path is printed, and a key must never be.
+func maskTokens(s string) string {
+	if !strings.Contains(s, "csy_") {
+		return s
+	}
+	b := []byte(s)
+	var out strings.Builder
+	last := 0
+	for i := 0; i+4 <= len(b); i++ {
+		if string(b[i:i+4]) != "csy_" {
+			continue
+		}
+		if n, _ := matchAt(b, i); n > 0 {
+			out.Write(b[last:i])
+			out.WriteString(token.Prefix(string(b[i:i+n])) + "…")
+			last = i + n
+			i += n - 1
+		}
+	}
+	out.Write(b[last:])
+	return out.String()
 }

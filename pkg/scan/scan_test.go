@@ -283,3 +283,13 @@ func TestLinksGivenAreFollowedLinksInsideAreNot(t *testing.T) {
 		t.Fatalf("got %v, want %s", paths, want)
 	}
 }
+
+func TestTokenInAFileNameIsMasked(t *testing.T) {
+	dir := t.TempDir()
+	tok := token.New("prod")
+	write(t, filepath.Join(dir, "keys", tok+".txt"), "T="+tok+"\n")
+	got, _ := scanPaths(t, dir)
+	if len(got) != 1 || strings.Contains(got[0].Path, tok) || !strings.HasSuffix(got[0].Path, "keys/"+tok[:12]+"….txt") {
+		t.Fatalf("got %v", got)
+	}
+}

@@ -84,12 +84,13 @@ func (s *Scanner) Findings() []Finding {
 }
 
 func (s *Scanner) add(f Finding) {
+	f.Path = maskTokens(f.Path)
 	s.mu.Lock()
 	s.findings = append(s.findings, f)
 	s.mu.Unlock()
 }
 
-func (s *Scanner) warn(format string, a ...any) { s.opts.Warn(fmt.Sprintf(format, a...)) }
+func (s *Scanner) warn(format string, a ...any) { s.opts.Warn(maskTokens(fmt.Sprintf(format, a...))) }
 
 // ScanReader scans one stream named name (standard input, say). Archives
 // and gzip streams are opened.
