@@ -7,9 +7,9 @@ package scan
 
 import (
 	"bytes"
-	"strings"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/token"
