@@ -26,6 +26,7 @@ import (
 type Config struct {
 	Environment          string // model.EnvProduction or model.EnvSandbox
 	Issuer               string // base URL as clients see it (RFC 8414 issuer, JWT aud)
+	SecretScanningKeys   ScanningKeys // who may sign secret-scanning reports (leaks.go)
 	ProdRate             rate.Limit
 	DevRate              rate.Limit
 	AnonRate             rate.Limit // per IP, for calls without a valid credential
@@ -37,7 +38,6 @@ type Config struct {
 	IdleTimeout          time.Duration // idle keep-alive connections (default 120 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
-	SecretScanningKeys   ScanningKeys // who may sign secret-scanning reports (leaks.go)
 }
 
 func (c *Config) defaults() {
