@@ -26,12 +26,12 @@ import (
 type Config struct {
 	Environment          string // model.EnvProduction or model.EnvSandbox
 	Issuer               string // base URL as clients see it (RFC 8414 issuer, JWT aud)
-	SecretScanningKeys   ScanningKeys // who may sign secret-scanning reports (leaks.go)
 	ProdRate             rate.Limit
 	DevRate              rate.Limit
 	AnonRate             rate.Limit // per IP, for calls without a valid credential
 	FailedLoginThreshold int        // health turns degraded at this many failures an hour
 	AccessTokenTTL       time.Duration
+	SecretScanningKeys   ScanningKeys
 	RefreshTokenTTL      time.Duration
 	DeviceInterval       time.Duration // device flow polling interval (default 5 s)
 	ReadHeaderTimeout    time.Duration // slow clients (default 10 s)
