@@ -2,7 +2,8 @@
 // benchmark: nested folders of text files that read like code and
 // configuration, with a few real (checksum-valid) tokens, look-alikes with
 // bad checksums, and many mentions of the "csy_" prefix, so a scanner has
-// candidates to reject. The output is the same for the same -seed.
+// candidates to reject. The layout and text are the same for the same -seed;
+// the tokens are new each run.
 package main
 
 import (
@@ -32,25 +33,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: scangen -dir DIR [-size BYTES]")
 		os.Exit(2)
 	}
-	rng := rand.New(rand.NewPCG(*seed, *seed))
-	files := int(*size / *fileSize)
+	files, written, planted, err := generate(*dir, *size, *fileSize, *tokens, *seed)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Fprintf(os.Stderr, "scangen: %d files, %d bytes, %d tokens in %s\n", files, written, planted, *dir)
+}
+
+// generate writes the tree and says how many files, bytes and real tokens
+// it wrote.
+func generate(dir string, size, fileSize int64, tokens int, seed uint64) (files int, written int64, planted int, err error) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	files = int(size / fileSize)
 	if files < 1 {
 		files = 1
 	}
-	plantEvery := max(files/max(*tokens, 1), 1)
-	var written int64
-	planted := 0
+	plantEvery := max(files/max(tokens, 1), 1)
 	for i := 0; i < files; i++ {
-		p := filepath.Join(*dir, fmt.Sprintf("svc%02d", i%37), fmt.Sprintf("pkg%03d", i%211), fmt.Sprintf("mod%d", i%5), fmt.Sprintf("file%06d.go", i))
+		p := filepath.Join(dir, fmt.Sprintf("svc%02d", i%37), fmt.Sprintf("pkg%03d", i%211), fmt.Sprintf("mod%d", i%5), fmt.Sprintf("file%06d.go", i))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			fail(err)
+			return 0, 0, 0, err
 		}
 		f, err := os.Create(p)
 		if err != nil {
-			fail(err)
+			return 0, 0, 0, err
 		}
 		w := bufio.NewWriterSize(f, 256<<10)
-		target := *fileSize/2 + rng.Int64N(*fileSize)
+		target := fileSize/2 + rng.Int64N(fileSize)
 		var n int64
 		for n < target {
 			line := ""
@@ -68,18 +77,18 @@ func main() {
 			m, _ := w.WriteString(line + "\n")
 			n += int64(m)
 		}
-		if i%plantEvery == 0 && planted < *tokens {
+		if i%plantEvery == 0 && planted < tokens {
 			m, _ := fmt.Fprintf(w, "const apiKey = %q\n", token.New([]string{"prod", "dev"}[planted%2]))
 			n += int64(m)
 			planted++
 		}
 		if err := w.Flush(); err != nil {
-			fail(err)
+			return 0, 0, 0, err
 		}
 		f.Close()
 		written += n
 	}
-	fmt.Fprintf(os.Stderr, "scangen: %d files, %d bytes, %d tokens in %s\n", files, written, planted, *dir)
+	return files, written, planted, nil
 }
 
 func fail(err error) {
