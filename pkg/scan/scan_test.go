@@ -293,3 +293,12 @@ func TestTokenInAFileNameIsMasked(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestZstdIsSkippedWithAWarning(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "layer"), "\x28\xb5\x2f\xfdcompressed")
+	got, warns := scanPaths(t, dir)
+	if len(got) != 0 || len(warns) != 1 || !strings.Contains(warns[0], "zstd-compressed data is not scanned") {
+		t.Fatalf("findings %v, warnings %v", got, warns)
+	}
+}
