@@ -302,3 +302,12 @@ func TestZstdIsSkippedWithAWarning(t *testing.T) {
 		t.Fatalf("findings %v, warnings %v", got, warns)
 	}
 }
+
+func TestAFileNamedTwiceIsReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a/app.env"), "T="+token.New("prod")+"\n")
+	got, _ := scanPaths(t, dir, filepath.Join(dir, "a")+"/", dir+"/./a/app.env")
+	if len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+}

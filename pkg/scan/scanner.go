@@ -80,7 +80,8 @@ func (s *Scanner) Findings() []Finding {
 	slices.SortFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Commit, b.Commit), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	return out
+	// a file named twice (scan . ./app.env) is reported once
+	return slices.Compact(out)
 }
 
 func (s *Scanner) add(f Finding) {
@@ -103,8 +104,10 @@ func (s *Scanner) ScanReader(ctx context.Context, name string, r io.Reader) erro
 // not exist is an error; a file that cannot be read inside a walked
 // directory is a warning.
 func (s *Scanner) ScanPaths(ctx context.Context, paths []string) error {
+	paths = slices.Clone(paths)
 	roots := make([]fs.FileInfo, len(paths))
 	for i, p := range paths {
+		paths[i] = filepath.Clean(p)
 		fi, err := os.Stat(p) // a path given is followed if it is a link
 		if err != nil {
 			return &PathError{Path: p, Err: err}
