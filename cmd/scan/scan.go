@@ -107,7 +107,6 @@ pre-commit hook and a CI step.`,
 	fl.BoolVar(&opts.Check, "check", false, "ask the server whether each key found is active (sends SHA-256 hashes only)")
 	fl.BoolVar(&opts.Revoke, "revoke", false, "revoke the active keys found that belong to you (implies --check)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "with --revoke: do not ask for confirmation")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{output.FormatTable, output.FormatJSON, output.FormatCSV, FormatSARIF}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
