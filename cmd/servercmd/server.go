@@ -42,6 +42,7 @@ type Options struct {
 	RefreshTTL   time.Duration
 	FailedLogins int
 	DeviceEvery  time.Duration
+	ScanningKeys string // --secret-scanning-keys
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -85,6 +86,7 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.RefreshTTL, "refresh-token-ttl", 720*time.Hour, "OAuth refresh token lifetime")
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
+	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -124,6 +126,15 @@ func (o *Options) config() (server.Config, error) {
 	}
 	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
 		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
+	}
+	if o.ScanningKeys != "" {
+		b, err := os.ReadFile(o.ScanningKeys)
+		if err == nil {
+			cfg.SecretScanningKeys, err = server.ParseScanningKeys(b)
+		}
+		if err != nil {
+			return cfg, cmdutil.UsageErrorf("--secret-scanning-keys %s: %s", o.ScanningKeys, err)
+		}
 	}
 	return cfg, nil
 }

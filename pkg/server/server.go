@@ -31,6 +31,7 @@ type Config struct {
 	AnonRate             rate.Limit // per IP, for calls without a valid credential
 	FailedLoginThreshold int        // health turns degraded at this many failures an hour
 	AccessTokenTTL       time.Duration
+	SecretScanningKeys   ScanningKeys
 	RefreshTokenTTL      time.Duration
 	DeviceInterval       time.Duration // device flow polling interval (default 5 s)
 	ReadHeaderTimeout    time.Duration // slow clients (default 10 s)
@@ -122,6 +123,8 @@ func (s *Server) routes() {
 	s.handle("POST /v1/keys/{id}/rotate", s.auth("keys:write", s.rotateKey))
 	s.handle("DELETE /v1/keys/{id}", s.auth("keys:write", s.revokeKey))
 	s.handle("GET /v1/audit/events", s.auth("audit:read", s.listEvents))
+	s.handle("POST /v1/keys/check", s.auth("keys:read", s.checkKeys))
+	s.handle("POST /v1/secret-scanning/report", s.anonymous(s.secretScanningReport))
 	s.handle("PUT /v1/registry/packages/{name...}", s.auth("registry:publish", s.putPackage))
 	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
 	s.oauthRoutes()
