@@ -1,0 +1,73 @@
+package trustedpub_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
+)
+
+func TestPublisherValidate(t *testing.T) {
+	trusted := trustedpub.DefaultTrustedIssuers
+	gh := func(mod func(*trustedpub.Publisher)) trustedpub.Publisher {
+		p := trustedpub.Publisher{Namespaces: []string{"@acme"}, Provider: trustedpub.GitHubActions, Repository: "acme/widgets", Workflow: "release.yml"}
+		if mod != nil {
+			mod(&p)
+		}
+		return p
+	}
+	ok := []trustedpub.Publisher{
+		gh(nil),
+		gh(func(p *trustedpub.Publisher) { p.Environment = "release"; p.Ref = "refs/tags/v1" }),
+		{Namespaces: []string{"@gl/pkg"}, Provider: trustedpub.GitLabCI, Repository: "group/sub/project", Ref: "main"},
+		{Namespaces: []string{"@x"}, Provider: trustedpub.Generic, Issuer: trustedpub.GitLabIssuer, Claims: map[string]string{"sub": "a"}},
+	}
+	for _, p := range ok {
+		if err := p.Validate(trusted); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+	bad := map[string]trustedpub.Publisher{
+		"at least one namespace":   gh(func(p *trustedpub.Publisher) { p.Namespaces = nil }),
+		"invalid namespace":        gh(func(p *trustedpub.Publisher) { p.Namespaces = []string{"acme"} }),
+		"OWNER/REPO":               gh(func(p *trustedpub.Publisher) { p.Repository = "acme" }),
+		"use OWNER/REPO":           gh(func(p *trustedpub.Publisher) { p.Repository = "a/b/c" }),
+		"invalid workflow":         gh(func(p *trustedpub.Publisher) { p.Workflow = ".github/workflows/release.yml" }),
+		"refs/heads/BRANCH":        gh(func(p *trustedpub.Publisher) { p.Ref = "main" }),
+		"not trusted":              gh(func(p *trustedpub.Publisher) { p.Issuer = "https://ghes.example" }),
+		"https URL":                gh(func(p *trustedpub.Publisher) { p.Issuer = "http://ghes.example" }),
+		"generic issuers only":     gh(func(p *trustedpub.Publisher) { p.Claims = map[string]string{"a": "b"} }),
+		"unknown provider":         gh(func(p *trustedpub.Publisher) { p.Provider = "jenkins" }),
+		"bare branch":              {Namespaces: []string{"@g"}, Provider: trustedpub.GitLabCI, Repository: "g/p", Ref: "refs/heads/main"},
+		"--workflow is for":        {Namespaces: []string{"@g"}, Provider: trustedpub.GitLabCI, Repository: "g/p", Workflow: "x.yml"},
+		"needs --issuer":           {Namespaces: []string{"@g"}, Provider: trustedpub.Generic, Claims: map[string]string{"sub": "a"}},
+		"at least one --claim":     {Namespaces: []string{"@g"}, Provider: trustedpub.Generic, Issuer: trustedpub.GitLabIssuer},
+		"checked by the server":    {Namespaces: []string{"@g"}, Provider: trustedpub.Generic, Issuer: trustedpub.GitLabIssuer, Claims: map[string]string{"aud": "codesync"}},
+		"matches --claim K=V only": {Namespaces: []string{"@g"}, Provider: trustedpub.Generic, Issuer: trustedpub.GitLabIssuer, Claims: map[string]string{"sub": "a"}, Repository: "a/b"},
+	}
+	for want, p := range bad {
+		err := p.Validate(trusted)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: error %v, want %q", p, err, want)
+		}
+	}
+}
+
+func TestParseClaimsAndIssuers(t *testing.T) {
+	c, err := trustedpub.ParseClaims([]string{"sub=repo:a/b:ref:refs/heads/main", "x=y=z"})
+	if err != nil || c["sub"] != "repo:a/b:ref:refs/heads/main" || c["x"] != "y=z" {
+		t.Errorf("%v %v", c, err)
+	}
+	if _, err := trustedpub.ParseClaims([]string{"novalue"}); err == nil {
+		t.Error("K without =V accepted")
+	}
+	iss, err := trustedpub.ParseTrustedIssuers([]string{" https://a.example ", "", "https://a.example", "http://127.0.0.1:8080"})
+	if err != nil || len(iss) != 2 {
+		t.Errorf("%v %v", iss, err)
+	}
+	for _, s := range []string{"http://a.example", "https://a.example?x=1", "ftp://a", "https://user@a.example"} {
+		if _, err := trustedpub.ParseTrustedIssuers([]string{s}); err == nil {
+			t.Errorf("%s accepted", s)
+		}
+	}
+}
