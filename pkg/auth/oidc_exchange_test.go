@@ -203,8 +203,10 @@ func TestExchangeResponseChecks(t *testing.T) {
 	idp := fakeidp.New(t)
 	te := newTokenEndpoint(t, idp, nil)
 	cases := map[string]func(w http.ResponseWriter){
-		"only Bearer":          func(w http.ResponseWriter) { fmt.Fprint(w, `{"access_token":"a","token_type":"N_A","expires_in":60}`) },
-		"not an access token":  func(w http.ResponseWriter) { fmt.Fprint(w, `{"access_token":"a","token_type":"Bearer","issued_token_type":"urn:ietf:params:oauth:token-type:refresh_token"}`) },
+		"only Bearer": func(w http.ResponseWriter) { fmt.Fprint(w, `{"access_token":"a","token_type":"N_A","expires_in":60}`) },
+		"not an access token": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"access_token":"a","token_type":"Bearer","issued_token_type":"urn:ietf:params:oauth:token-type:refresh_token"}`)
+		},
 		"not a token response": func(w http.ResponseWriter) { fmt.Fprint(w, `{"token_type":"Bearer"}`) },
 		"HTTP 502":             func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) },
 		"temporarily_unavailable": func(w http.ResponseWriter) {
