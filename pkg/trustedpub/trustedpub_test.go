@@ -212,6 +212,7 @@ func TestRefusals(t *testing.T) {
 		{"repository does not match", h.mint(github(fakeidp.GitHubJob{Repository: "acme/other"})), trustedpub.ReasonNoPublisher},
 		{"repository of another owner", h.mint(github(fakeidp.GitHubJob{Repository: "evil/widgets"})), trustedpub.ReasonNoPublisher},
 		{"workflow does not match", h.mint(github(fakeidp.GitHubJob{Workflow: "ci.yml"})), trustedpub.ReasonNoPublisher},
+		{"another repository calling the publisher's workflow as a reusable workflow", h.mint(github(fakeidp.GitHubJob{Repository: "evil/widgets", JobWorkflowRef: "acme/widgets/.github/workflows/release.yml@refs/heads/main"})), trustedpub.ReasonNoPublisher},
 		{"reusable workflow of another repository", h.mint(github(fakeidp.GitHubJob{JobWorkflowRef: "evil/tools/.github/workflows/release.yml@refs/heads/main"})), trustedpub.ReasonNoPublisher},
 		{"fork pull_request_target workflow", h.mint(github(fakeidp.GitHubJob{EventName: "pull_request_target"})), trustedpub.ReasonPullRequest},
 		{"pull_request workflow", h.mint(github(fakeidp.GitHubJob{EventName: "pull_request"})), trustedpub.ReasonPullRequest},
