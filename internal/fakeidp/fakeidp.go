@@ -46,6 +46,7 @@ type IdP struct {
 	mu        sync.Mutex
 	current   key
 	published []key // what the JWKS serves; current is among them
+	retired   []key // keys no longer served, newest last
 	fetches   int   // JWKS requests served
 	serial    int
 	now       func() time.Time
@@ -127,7 +128,25 @@ func (p *IdP) Rotate() error {
 func (p *IdP) Retire() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, k := range p.published {
+		if k.kid != p.current.kid {
+			p.retired = append(p.retired, k)
+		}
+	}
 	p.published = []key{p.current}
+}
+
+// MintRetired signs claims with the most recently retired key (one the
+// JWKS served before Retire), under its own kid.
+func (p *IdP) MintRetired(claims map[string]any) (string, error) {
+	p.mu.Lock()
+	if len(p.retired) == 0 {
+		p.mu.Unlock()
+		return "", fmt.Errorf("fakeidp: no retired key")
+	}
+	k := p.retired[len(p.retired)-1]
+	p.mu.Unlock()
+	return p.sign(k, claims)
 }
 
 // KeyIDs are the kids the JWKS serves, oldest first.
