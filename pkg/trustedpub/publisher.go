@@ -294,3 +294,44 @@ func workflowFile(ref, repo string) (string, bool) {
 	}
 	return f, true
 }
+
+// Flags are the options of `trusted-publisher add @scope[/name]`.
+type Flags struct {
+	Namespace   string   // the argument: @scope or @scope/name
+	GitHub      string   // --github OWNER/REPO
+	Workflow    string   // --workflow FILE
+	GitLab      string   // --gitlab GROUP/PROJECT
+	Issuer      string   // --issuer URL (generic; with --github or --gitlab: GitHub Enterprise Server or self-managed GitLab)
+	Claims      []string // --claim K=V, repeatable (generic only)
+	Environment string   // --environment NAME
+	Ref         string   // --ref REF
+}
+
+// Publisher builds the publisher the flags describe, not yet validated
+// against the server's trusted issuers (Validate does that).
+func (f Flags) Publisher() (Publisher, error) {
+	p := Publisher{Namespaces: []string{f.Namespace}, Issuer: f.Issuer, Environment: f.Environment, Ref: f.Ref}
+	switch {
+	case f.GitHub != "" && f.GitLab != "":
+		return p, errors.New("use one of --github, --gitlab or --issuer with --claim")
+	case f.GitHub != "":
+		if f.Workflow == "" {
+			return p, errors.New("--github needs --workflow FILE (the file in .github/workflows)")
+		}
+		p.Provider, p.Repository, p.Workflow = GitHubActions, f.GitHub, f.Workflow
+	case f.GitLab != "":
+		p.Provider, p.Repository, p.Workflow = GitLabCI, f.GitLab, f.Workflow
+	case f.Issuer != "":
+		p.Provider = Generic
+	default:
+		return p, errors.New("name the CI identity: --github OWNER/REPO --workflow FILE, --gitlab GROUP/PROJECT, or --issuer URL --claim K=V")
+	}
+	if len(f.Claims) > 0 {
+		c, err := ParseClaims(f.Claims)
+		if err != nil {
+			return p, err
+		}
+		p.Claims = c
+	}
+	return p, nil
+}

@@ -71,3 +71,38 @@ func TestParseClaimsAndIssuers(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsPublisher(t *testing.T) {
+	trusted := []string{trustedpub.GitHubIssuer, trustedpub.GitLabIssuer, "https://ci.example"}
+	ok := map[string]trustedpub.Flags{
+		"github acme/widgets workflow release.yml environment release ref refs/tags/v1": {Namespace: "@acme", GitHub: "acme/widgets", Workflow: "release.yml", Environment: "release", Ref: "refs/tags/v1"},
+		"gitlab g/sub/p ref main":                {Namespace: "@g/pkg", GitLab: "g/sub/p", Ref: "main"},
+		"issuer https://ci.example sub=a team=b": {Namespace: "@x", Issuer: "https://ci.example", Claims: []string{"team=b", "sub=a"}},
+	}
+	for want, f := range ok {
+		p, err := f.Publisher()
+		if err == nil {
+			err = p.Validate(trusted)
+		}
+		if err != nil || p.Describe() != want {
+			t.Errorf("%+v: %q %v, want %q", f, p.Describe(), err, want)
+		}
+	}
+	bad := map[string]trustedpub.Flags{
+		"name the CI identity": {Namespace: "@acme"},
+		"needs --workflow":     {Namespace: "@acme", GitHub: "acme/widgets"},
+		"use one of":           {Namespace: "@acme", GitHub: "acme/widgets", Workflow: "r.yml", GitLab: "g/p"},
+		"use K=V":              {Namespace: "@acme", Issuer: "https://ci.example", Claims: []string{"sub"}},
+		"--claim is for":       {Namespace: "@acme", GitHub: "acme/widgets", Workflow: "r.yml", Claims: []string{"sub=x"}},
+		"invalid namespace":    {Namespace: "acme", GitLab: "g/p"},
+	}
+	for want, f := range bad {
+		p, err := f.Publisher()
+		if err == nil {
+			err = p.Validate(trusted)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want %q", f, err, want)
+		}
+	}
+}
