@@ -441,3 +441,22 @@ func TestReplayGuardFullRefusesTemporarily(t *testing.T) {
 		t.Fatalf("refusal %v", r)
 	}
 }
+
+// TestKeySetUnavailableIsTemporary: discovery done, then the issuer goes
+// away; a token naming an unknown key cannot be checked, which is not the
+// caller's fault.
+func TestKeySetUnavailableIsTemporary(t *testing.T) {
+	h := newHarness(t, nil)
+	if _, r := h.exchange(h.mint(github(fakeidp.GitHubJob{}))); r != nil {
+		t.Fatal(r)
+	}
+	tok, err := h.idp.MintUnknownKid(github(fakeidp.GitHubJob{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.idp.Close()
+	_, r := h.exchange(tok)
+	if r == nil || r.Reason != trustedpub.ReasonIssuerUnavailable || !r.Temporary {
+		t.Fatalf("refusal %v", r)
+	}
+}
