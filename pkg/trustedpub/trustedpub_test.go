@@ -3,8 +3,11 @@ package trustedpub_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -458,5 +461,40 @@ func TestKeySetUnavailableIsTemporary(t *testing.T) {
 	_, r := h.exchange(tok)
 	if r == nil || r.Reason != trustedpub.ReasonIssuerUnavailable || !r.Temporary {
 		t.Fatalf("refusal %v", r)
+	}
+}
+
+// TestDiscoveryFailureBacksOff: a failed discovery is retried only after
+// a pause, so a down issuer is not asked again on every exchange.
+func TestDiscoveryFailureBacksOff(t *testing.T) {
+	var hits atomic.Int32
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	idp := fakeidp.New(t)
+	tok, err := idp.Mint(with(github(fakeidp.GitHubJob{}), "iss", down.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	v, err := trustedpub.NewVerifier(trustedpub.Config{TrustedIssuers: []string{down.URL}, Replay: trustedpub.NewMemoryReplayGuard(10, nil),
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(context.Context, string) ([]trustedpub.Publisher, error) { return nil, nil }
+	for i, want := range []int32{1, 1, 2} {
+		if i == 2 {
+			now = now.Add(11 * time.Second)
+		}
+		var r *trustedpub.Refusal
+		if _, err := v.Exchange(context.Background(), tok, none); !errors.As(err, &r) || r.Reason != trustedpub.ReasonIssuerUnavailable {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		if hits.Load() != want {
+			t.Errorf("after exchange %d: %d discovery requests, want %d", i, hits.Load(), want)
+		}
 	}
 }

@@ -130,9 +130,16 @@ const (
 type Verifier struct {
 	cfg Config
 
-	mu        sync.Mutex
-	verifiers map[string]*oidc.IDTokenVerifier
-	failedAt  map[string]time.Time
+	mu      sync.Mutex
+	issuers map[string]*issuerState
+}
+
+// issuerState: one trusted issuer's verifier, discovered on first use. Its
+// own lock, so a slow issuer does not hold up the others.
+type issuerState struct {
+	mu       sync.Mutex
+	ver      *oidc.IDTokenVerifier
+	failedAt time.Time
 }
 
 // NewVerifier checks cfg and fills in the defaults.
@@ -169,7 +176,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg, verifiers: map[string]*oidc.IDTokenVerifier{}, failedAt: map[string]time.Time{}}, nil
+	return &Verifier{cfg: cfg, issuers: map[string]*issuerState{}}, nil
 }
 
 // Config returns the effective configuration (defaults filled in).
@@ -291,12 +298,19 @@ func (v *Verifier) Exchange(ctx context.Context, raw string, lookup PublisherLoo
 // discoveryBackoff, so a down issuer is not hammered.
 func (v *Verifier) verifier(ctx context.Context, issuer string) (*oidc.IDTokenVerifier, error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if ver := v.verifiers[issuer]; ver != nil {
-		return ver, nil
+	st := v.issuers[issuer]
+	if st == nil {
+		st = &issuerState{}
+		v.issuers[issuer] = st
+	}
+	v.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ver != nil {
+		return st.ver, nil
 	}
 	unavailable := &Refusal{Reason: ReasonIssuerUnavailable, Detail: "the issuer's discovery document could not be fetched", Temporary: true}
-	if t, ok := v.failedAt[issuer]; ok && v.cfg.Now().Sub(t) < discoveryBackoff {
+	if !st.failedAt.IsZero() && v.cfg.Now().Sub(st.failedAt) < discoveryBackoff {
 		return nil, unavailable
 	}
 	dctx, cancel := context.WithTimeout(ctx, discoveryDeadline)
@@ -304,7 +318,7 @@ func (v *Verifier) verifier(ctx context.Context, issuer string) (*oidc.IDTokenVe
 	// The key set keeps the client of this context for its later fetches.
 	p, err := oidc.NewProvider(oidc.ClientContext(dctx, v.cfg.HTTPClient), issuer)
 	if err != nil {
-		v.failedAt[issuer] = v.cfg.Now()
+		st.failedAt = v.cfg.Now()
 		return nil, unavailable
 	}
 	algs := make([]string, len(signingAlgs))
@@ -316,8 +330,7 @@ func (v *Verifier) verifier(ctx context.Context, issuer string) (*oidc.IDTokenVe
 		SkipExpiryCheck:      true, // checked in Verify with the configured leeway
 		SupportedSigningAlgs: algs,
 	})
-	v.verifiers[issuer] = ver
-	delete(v.failedAt, issuer)
+	st.ver, st.failedAt = ver, time.Time{}
 	return ver, nil
 }
 
