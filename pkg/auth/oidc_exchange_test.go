@@ -51,12 +51,12 @@ func newTokenEndpoint(t *testing.T, idp *fakeidp.IdP, pubs []trustedpub.Publishe
 			answer(w)
 			return
 		}
-		if r.PostForm.Get("grant_type") != trustedpub.GrantTypeTokenExchange || r.PostForm.Get("subject_token_type") != trustedpub.TokenTypeIDToken {
+		if !trustedpub.IsTokenExchange(r.PostForm) {
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": "unsupported_grant_type"})
 			return
 		}
-		g, err := v.Exchange(r.Context(), r.PostForm.Get("subject_token"), func(context.Context, string) ([]trustedpub.Publisher, error) { return pubs, nil })
+		g, err := v.ExchangeForm(r.Context(), r.PostForm, func(context.Context, string) ([]trustedpub.Publisher, error) { return pubs, nil })
 		if err != nil {
 			var ref *trustedpub.Refusal
 			errors.As(err, &ref)
@@ -64,11 +64,7 @@ func newTokenEndpoint(t *testing.T, idp *fakeidp.IdP, pubs []trustedpub.Publishe
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": ref.OAuthError(), "error_description": "the ID token was refused: " + string(ref.Reason)})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"access_token": "csy_oidc_" + strings.Join(g.Namespaces, "_"), "token_type": "Bearer",
-			"issued_token_type": trustedpub.TokenTypeAccessToken, "expires_in": int(g.Lifetime.Seconds()),
-			"scope": strings.Join(g.Scopes, " "),
-		})
+		_ = json.NewEncoder(w).Encode(g.TokenResponse("csy_oidc_" + strings.Join(g.Namespaces, "_")))
 	}))
 	t.Cleanup(te.srv.Close)
 	return te

@@ -55,8 +55,11 @@ func (r *Refusal) Error() string {
 
 // OAuthError is the RFC 6749 error code of the token response.
 func (r *Refusal) OAuthError() string {
-	if r.Temporary {
+	switch {
+	case r.Temporary:
 		return "temporarily_unavailable"
+	case r.Reason == ReasonInvalidRequest:
+		return "invalid_request"
 	}
 	return "invalid_grant"
 }
