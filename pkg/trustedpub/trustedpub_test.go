@@ -498,3 +498,20 @@ func TestDiscoveryFailureBacksOff(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupFailureDoesNotBurnTheToken: a GitLab job has one ID token; when
+// the server cannot read its publishers, the job may retry with it.
+func TestLookupFailureDoesNotBurnTheToken(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := h.mint(github(fakeidp.GitHubJob{}))
+	_, err := h.v.Exchange(context.Background(), tok, func(context.Context, string) ([]trustedpub.Publisher, error) {
+		return nil, errors.New("database is locked")
+	})
+	var r *trustedpub.Refusal
+	if !errors.As(err, &r) || r.Reason != trustedpub.ReasonLookupFailed || !r.Temporary || strings.Contains(r.Error(), "database") {
+		t.Fatalf("lookup failure: %v", err)
+	}
+	if _, r := h.exchange(tok); r != nil {
+		t.Fatalf("retry after a lookup failure: %v", r)
+	}
+}

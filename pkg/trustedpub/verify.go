@@ -268,24 +268,27 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 	return id, nil
 }
 
-// Exchange verifies raw, refuses a replayed jti, and matches the token to
-// the publishers lookup returns for its issuer. The error is always a
-// *Refusal. Every verified token is single use, whether or not it matches.
+// Exchange verifies raw, reads the publishers of its issuer, refuses a
+// replayed jti and matches the token to a publisher. The error is always a
+// *Refusal. Every verified token is single use, whether or not it then
+// matches — except when the publishers could not be read (a temporary
+// failure of the server's own), so a job holding one ID token (GitLab) can
+// retry.
 func (v *Verifier) Exchange(ctx context.Context, raw string, lookup PublisherLookup) (*Grant, error) {
 	id, err := v.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	mc := id.matched()
+	pubs, err := lookup(ctx, id.Issuer)
+	if err != nil {
+		return nil, &Refusal{Reason: ReasonLookupFailed, Detail: "the trusted publishers could not be read", Temporary: true, Claims: mc}
+	}
 	if err := v.cfg.Replay.Use(ctx, id.Issuer, mc.JTI, id.Expiry.Add(v.cfg.Leeway)); err != nil {
 		if errors.Is(err, ErrReplayed) {
 			return nil, &Refusal{Reason: ReasonReplayed, Detail: "this ID token (jti " + clip(mc.JTI) + ") was already exchanged", Claims: mc}
 		}
 		return nil, &Refusal{Reason: ReasonReplayUnavailable, Detail: "the replay guard is unavailable", Temporary: true, Claims: mc}
-	}
-	pubs, err := lookup(ctx, id.Issuer)
-	if err != nil {
-		return nil, &Refusal{Reason: ReasonLookupFailed, Detail: "the trusted publishers could not be read", Temporary: true, Claims: mc}
 	}
 	g, err := Match(id, pubs)
 	if err != nil {
