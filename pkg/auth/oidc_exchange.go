@@ -33,7 +33,9 @@ const (
 	CIGitHubActions = "github-actions"
 	CIGitLab        = "gitlab-ci"
 
-	grantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantTypeTokenExchange is the grant the server's metadata lists in
+	// grant_types_supported when it does trusted publishing.
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 	tokenTypeIDToken       = "urn:ietf:params:oauth:token-type:id_token"
 	tokenTypeAccessToken   = "urn:ietf:params:oauth:token-type:access_token"
 
@@ -162,7 +164,7 @@ func ExchangeIDToken(ctx context.Context, hc *http.Client, tokenEndpoint, idToke
 		return nil, fmt.Errorf("the token endpoint %q is not an https URL; refusing to send an ID token to it", tokenEndpoint)
 	}
 	form := url.Values{
-		"grant_type":         {grantTypeTokenExchange},
+		"grant_type":         {GrantTypeTokenExchange},
 		"subject_token_type": {tokenTypeIDToken},
 		"subject_token":      {idToken},
 		"client_id":          {ClientID},
