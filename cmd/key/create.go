@@ -51,7 +51,10 @@ Scopes: ` + joinScopes() + `.
 			if err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
-			r.ExpiresIn = int64(d.Seconds())
+			if cmd.Flags().Changed("expires") {
+				// else the server's default, cut to the creating credential's expiry
+				r.ExpiresIn = int64(d.Seconds())
+			}
 			if r.CIDRs, err = keyrules.ParseCIDRs(cidrs); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}

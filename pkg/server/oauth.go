@@ -366,7 +366,7 @@ func (s *Server) authOAuth(r *http.Request, tok string) (*Credential, *apiError)
 		return nil, invalidToken("unknown access token")
 	}
 	return &Credential{Type: model.CredentialOAuth, ID: t.ID, Prefix: "csa_", User: u, Scopes: t.Scopes, ExpiresAt: t.ExpiresAt,
-		Environment: s.cfg.Environment, RateClass: "prod"}, nil
+		Environment: s.cfg.Environment, RateClass: "prod", Family: t.FamilyID}, nil
 }
 
 // signInThrottle counts failed sign-ins per user and per address over 15

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 )
 
@@ -37,6 +38,12 @@ type Config struct {
 	IdleTimeout          time.Duration // idle keep-alive connections (default 120 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
+	// Rules are further limits on what a credential can create, applied in
+	// the same call as its ceiling (pkg/policy): organizations' policies.
+	Rules []policy.Rule
+	// PurgeInterval is how often expired codes, tokens and stored answers
+	// are deleted (default 10 minutes).
+	PurgeInterval time.Duration
 }
 
 func (c *Config) defaults() {
