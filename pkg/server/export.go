@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server/store"
@@ -158,7 +159,7 @@ func csvRow(k model.Key) []string {
 		}
 		return *p
 	}
-	return []string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
+	return csvsafe.Row([]string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
 		strings.Join(k.Namespaces, " "), k.Status, k.CreatedAt.UTC().Format(time.RFC3339), k.ExpiresAt.UTC().Format(time.RFC3339),
-		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo)}
+		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo)})
 }
