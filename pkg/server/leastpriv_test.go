@@ -2,6 +2,13 @@ package server_test
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/codesync/codesync-cli/pkg/model"
@@ -34,4 +41,92 @@ func (e *env) mint(user, environment string, scopes ...string) string {
 		e.t.Fatal(err)
 	}
 	return tok
+}
+
+// serving is a server run by Serve itself (with its background purge) on a
+// loopback listener, over a real SQLite file, with a clock the test moves.
+func serving(t *testing.T, cfg server.Config) *env {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now().UTC()}
+	cfg.Now = clk.Now
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuer = "http://" + ln.Addr().String()
+	srv := server.New(cfg, st)
+	_, tok, err := srv.BootstrapDev(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ctx, ln, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	// httptest.Server is only used for its URL here
+	return &env{t: t, srv: srv, ts: &httptest.Server{URL: cfg.Issuer}, st: st, token: tok, clock: clk}
+}
+
+func countRows(t *testing.T, st *store.Store, table string) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Finding 10: anonymous requests no longer grow the database forever.
+func TestPeriodicPurgeDeletesExpiredRows(t *testing.T) {
+	e := serving(t, server.Config{AnonRate: 100000, PurgeInterval: 50 * time.Millisecond})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 2000; i += 8 {
+				res, err := http.PostForm(e.ts.URL+"/oauth/device/code", url.Values{"client_id": {"codesync-cli"}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	// an OAuth session and a stored rotation answer
+	u, _ := e.st.UserByName(context.Background(), "dev")
+	now := e.clock.Now()
+	acc := &store.OAuthToken{ID: "tok_a", FamilyID: "fam", UserID: u.ID, Kind: "access", Hash: []byte("a"), Scopes: []string{"keys:read"}, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
+	ref := &store.OAuthToken{ID: "tok_r", FamilyID: "fam", UserID: u.ID, Kind: "refresh", Hash: []byte("r"), Scopes: []string{"keys:read"}, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	if err := e.st.IssueTokens(context.Background(), acc, ref); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := e.create(e.token, model.CreateKeyRequest{Name: "r", Scopes: []string{"keys:read"}})
+	expect(t, e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{}, "Idempotency-Key", "purge-test"), 200, "")
+
+	if n := countRows(t, e.st, "device_codes"); n != 2000 {
+		t.Fatalf("%d device codes, want 2000", n)
+	}
+	before := map[string]int{}
+	for _, tb := range []string{"device_codes", "oauth_tokens", "idempotency"} {
+		before[tb] = countRows(t, e.st, tb)
+	}
+	// a day and a bit later everything above has expired
+	e.clock.Add(27 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for countRows(t, e.st, "device_codes")+countRows(t, e.st, "idempotency")+countRows(t, e.st, "oauth_tokens") > 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := map[string]int{"device_codes": countRows(t, e.st, "device_codes"), "oauth_tokens": countRows(t, e.st, "oauth_tokens"), "idempotency": countRows(t, e.st, "idempotency")}
+	t.Logf("rows before %v, after %v", before, after)
+	// the 30-day refresh token is still usable and stays
+	if after["device_codes"] != 0 || after["idempotency"] != 0 || after["oauth_tokens"] != 1 {
+		t.Fatalf("rows before %v, after %v: want only the live refresh token left", before, after)
+	}
 }
