@@ -8,7 +8,7 @@ import (
 func TestCell(t *testing.T) {
 	for in, want := range map[string]string{
 		`=HYPERLINK("http://x","click")`: `'=HYPERLINK("http://x","click")`,
-		"+1": "'+1", "-1+2": "'-1+2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
+		"+1":                             "'+1", "-1+2": "'-1+2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
 		"": "", "name": "name", "'=already": "'=already", "a=b": "a=b",
 	} {
 		if got := Cell(in); got != want {

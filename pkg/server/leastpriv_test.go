@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +131,45 @@ func TestPeriodicPurgeDeletesExpiredRows(t *testing.T) {
 	// the 30-day refresh token is still usable and stays
 	if after["device_codes"] != 0 || after["idempotency"] != 0 || after["oauth_tokens"] != 1 {
 		t.Fatalf("rows before %v, after %v: want only the live refresh token left", before, after)
+	}
+}
+
+// fromAddr is a browser-like client whose connections come from local
+// address ip (any of 127.0.0.0/8 is this host on Linux).
+func fromAddr(ip string) *http.Client {
+	hc := noRedirect()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	hc.Transport = &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	return hc
+}
+
+// Finding 7: failed sign-ins count by network, and junk names from one
+// network cannot lift another user's lockout.
+func TestSignInLockoutCountsByNetwork(t *testing.T) {
+	e := start(t, server.Config{AnonRate: 100000})
+	pw := devPassword(t, e)
+	page := authorizeURL(e.ts.URL, nil)
+	signIn := func(ip, user, pass string) string {
+		res := signInAt(t, fromAddr(ip), page, url.Values{"username": {user}, "password": {pass}, "action": {"approve"}})
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusFound {
+			return "signed in"
+		}
+		return string(b)
+	}
+	for range 5 {
+		signIn("127.0.4.1", "dev", "wrong")
+	}
+	// junk names from many addresses of one /24: after 5 failures the whole
+	// network is locked out, so it cannot fill the failure table
+	for i := 1; i <= 20; i++ {
+		body := signIn(fmt.Sprintf("127.0.5.%d", i), fmt.Sprintf("junk-%d", i), "wrong")
+		if i > 5 && !strings.Contains(body, "Too many failed sign-ins") {
+			t.Fatalf("failure %d from 127.0.5.0/24 was not throttled", i)
+		}
+	}
+	if body := signIn("127.0.6.1", "dev", pw); !strings.Contains(body, "Too many failed sign-ins") {
+		t.Fatalf("the victim's lockout was lifted: %.200s", body)
 	}
 }

@@ -220,8 +220,10 @@ func (s *Server) anonymous(h plain) http.HandlerFunc {
 	}
 }
 
+// limitIP is the limit of anonymous calls and failed authentications, per
+// network (/24 or /64), not per exact address.
 func (s *Server) limitIP(r *http.Request) *apiError {
-	if d, ok := s.limits.allow("ip:"+remoteAddr(r).String(), s.cfg.AnonRate, s.now()); !ok {
+	if d, ok := s.limits.allow("ip:"+netPrefix(remoteAddr(r)), s.cfg.AnonRate, s.now()); !ok {
 		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", desc: "too many requests from this address", retryAfter: d}
 	}
 	return nil
@@ -297,10 +299,14 @@ func (s *Server) recordUse(ctx context.Context, c *Credential, ip netip.Addr) {
 	}
 }
 
+// maxLimiters bounds the token buckets kept: past it the bucket idle
+// longest is dropped, one at a time.
+const maxLimiters = 100_000
+
 // limiters holds token buckets by key, dropping idle ones.
 type limiters struct {
 	mu    sync.Mutex
-	m     map[string]*limiterEntry
+	m     *lru[*limiterEntry]
 	sweep time.Time
 }
 
@@ -309,7 +315,7 @@ type limiterEntry struct {
 	seen time.Time
 }
 
-func newLimiters() *limiters { return &limiters{m: map[string]*limiterEntry{}} }
+func newLimiters() *limiters { return &limiters{m: newLRU[*limiterEntry](maxLimiters)} }
 
 // allow takes one token for key at rate r (burst 2r); when refused it says how
 // long until a token is free.
@@ -317,23 +323,22 @@ func (ls *limiters) allow(key string, r rate.Limit, now time.Time) (time.Duratio
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if now.Sub(ls.sweep) > time.Minute {
-		for k, e := range ls.m {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(ls.m, k)
-			}
+		// the least recently seen are at the back: drop them while idle
+		for k, e, ok := ls.m.oldest(); ok && now.Sub(e.seen) > 10*time.Minute; k, e, ok = ls.m.oldest() {
+			ls.m.del(k)
 		}
 		ls.sweep = now
 	}
-	e, ok := ls.m[key]
+	e, ok := ls.m.get(key)
 	burst := int(2 * float64(r))
 	if burst < 1 {
 		burst = 1
 	}
 	if !ok || e.l.Limit() != r {
 		e = &limiterEntry{l: rate.NewLimiter(r, burst)}
-		ls.m[key] = e
 	}
 	e.seen = now
+	ls.m.put(key, e)
 	res := e.l.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
