@@ -88,8 +88,9 @@ type Server struct {
 	store *store.Store
 	mux   *http.ServeMux
 
-	limits *limiters
-	creds  *credCache
+	limits  *limiters
+	creds   *credCache
+	exports exportSlots
 	// OAuth
 	throttle  signInThrottle
 	refreshes atomic.Int64

@@ -421,3 +421,24 @@ func (s *Store) MarkUsed(ctx context.Context, keyID string, ip string, now time.
 		return insertEvent(tx, ev)
 	})
 }
+
+// KeysPage returns up to limit of the user's keys created or changed since,
+// after seq afterSeq, in order. The rows are read and closed before it
+// returns: a caller that then waits on a slow client holds no connection.
+func (s *Store) KeysPage(ctx context.Context, userID int64, since time.Time, afterSeq int64, limit int) ([]*KeyRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE user_id = ? AND updated_at >= ? AND seq > ? ORDER BY seq LIMIT ?`,
+		userID, unix(since), afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*KeyRecord, 0, limit)
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}

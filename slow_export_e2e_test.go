@@ -1,0 +1,132 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server"
+)
+
+// seedKeys gives user n revoked keys in one transaction (each ~400 bytes of
+// export), so that an export is larger than the socket buffers.
+func seedKeys(t *testing.T, ts *testServer, user string, n int) string {
+	t.Helper()
+	tok := mintKey(t, ts, user, model.EnvSandbox, "keys:read")
+	u, err := ts.Store.UserByName(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := ts.Store.DB().Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := tx.Prepare(`INSERT INTO api_keys (id, user_id, name, prefix, token_hash, environment, scopes, cidrs, namespaces,
+		created_at, updated_at, expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	for i := range n {
+		h := sha256.Sum256([]byte(fmt.Sprintf("%s-%d", user, i)))
+		if _, err := st.Exec(fmt.Sprintf("key_%s_%08d", user, i), u.ID, fmt.Sprintf("seed-%d", i), "csy_dev_Sd00", h[:], "sandbox",
+			"registry:read registry:publish", "10.0.0.0/8", "@acme", now-7200, now-7200, now-3600, now-3600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// stalledExport starts an export whose client never reads: a raw connection
+// with a tiny receive buffer that sends the request and then just waits.
+func stalledExport(t *testing.T, addr, tok string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /v1/keys/export?format=json HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, tok)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Finding 6: eight exports whose clients never read do not freeze the
+// server: health answers in under 100 ms and another user's key list works.
+func TestE2ESlowExportClientsDoNotFreezeTheServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 60,000 keys")
+	}
+	ts := startServer(t, server.Config{ProdRate: 1000, DevRate: 1000, AnonRate: 1000})
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	// four users, two exports each (the most one user may run at a time),
+	// each export ~6 MB: more than the server's send and the client's
+	// receive buffers hold
+	for u := range 4 {
+		tok := seedKeys(t, ts, fmt.Sprintf("exporter%d", u), 15000)
+		stalledExport(t, addr, tok)
+		stalledExport(t, addr, tok)
+	}
+	time.Sleep(2 * time.Second) // the exports fill the buffers and block
+	var worst time.Duration
+	for range 10 {
+		start := time.Now()
+		res, err := http.Get(ts.URL + "/v1/auth/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if d := time.Since(start); d > worst {
+			worst = d
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("health: %d", res.StatusCode)
+		}
+	}
+	t.Logf("health took at most %s with 8 stalled exports", worst)
+	if worst > 100*time.Millisecond {
+		t.Fatalf("health took %s behind stalled exports, want < 100 ms", worst)
+	}
+	// another user's key list, with the real CLI
+	env := cliEnv(ts, ts.Token)
+	env = append(env, "CODESYNC_TIMEOUT=5s")
+	start := time.Now()
+	out, _ := mustCLI(t, env, 0, "key", "list", "-o", "json", "--timeout", "5s")
+	if !strings.HasPrefix(out, "[") {
+		t.Fatalf("key list: %s", out)
+	}
+	t.Logf("key list took %s", time.Since(start))
+	// a third export of one user waits its turn: 429
+	res, err := func() (*http.Response, error) {
+		req, _ := http.NewRequest("GET", ts.URL+"/v1/keys/export?format=json", nil)
+		req.Header.Set("Authorization", "Bearer "+seedKeys(t, ts, "exporter0", 0))
+		return http.DefaultClient.Do(req)
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third concurrent export of one user: %d, want 429", res.StatusCode)
+	}
+}
