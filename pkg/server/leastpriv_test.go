@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -171,5 +172,58 @@ func TestSignInLockoutCountsByNetwork(t *testing.T) {
 	}
 	if body := signIn("127.0.6.1", "dev", pw); !strings.Contains(body, "Too many failed sign-ins") {
 		t.Fatalf("the victim's lockout was lifted: %.200s", body)
+	}
+}
+
+// Finding 3: a stored rotation answer is kept 24 hours, not forever.
+func TestStoredRotationAnswerExpires(t *testing.T) {
+	e := start(t, server.Config{})
+	k, _ := e.create(e.token, model.CreateKeyRequest{Name: "r", Scopes: []string{"keys:read"}})
+	first := e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{}, "Idempotency-Key", "day-old")
+	expect(t, first, 200, "")
+	e.clock.Add(23 * time.Hour)
+	again := e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{}, "Idempotency-Key", "day-old")
+	expect(t, again, 200, "")
+	e.clock.Add(2 * time.Hour)
+	late := e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{}, "Idempotency-Key", "day-old")
+	if late.status == 200 {
+		t.Fatalf("a 25-hour-old rotation answer was replayed: %s", late.body)
+	}
+}
+
+// Finding 4: a user at the limit can still rotate, and keys in grace do not
+// count, but each key has at most one predecessor in grace.
+func TestKeyLimitWithRotations(t *testing.T) {
+	e := start(t, server.Config{})
+	var last model.KeyWithToken
+	for i := 2; i <= 12; i++ {
+		k, r := e.create(e.token, model.CreateKeyRequest{Name: fmt.Sprint("k", i), Scopes: []string{"keys:read"}})
+		expect(t, r, 201, "")
+		last = k
+	}
+	id := last.ID
+	for range 3 {
+		r := e.do("POST", "/v1/keys/"+id+"/rotate", e.token, map[string]any{"grace_seconds": 30 * 24 * 3600})
+		expect(t, r, 200, "")
+		var rot model.RotateKeyResponse
+		_ = json.Unmarshal(r.body, &rot)
+		id = rot.New.ID
+	}
+	_, r := e.create(e.token, model.CreateKeyRequest{Name: "k13", Scopes: []string{"keys:read"}})
+	expect(t, r, 409, "key_limit_reached")
+	var list model.KeyList
+	_ = json.Unmarshal(e.do("GET", "/v1/keys", e.token, nil).body, &list)
+	if len(list.Keys) != 13 { // 12 counted + one predecessor in grace
+		t.Fatalf("%d usable keys, want 13", len(list.Keys))
+	}
+}
+
+// Finding 9: the server's CSV export writes formula-like cells as text.
+func TestCSVExportEscapesFormulas(t *testing.T) {
+	e := start(t, server.Config{})
+	e.create(e.token, model.CreateKeyRequest{Name: `=HYPERLINK("http://evil.example","click")`, Scopes: []string{"keys:read"}})
+	r := e.do("GET", "/v1/keys/export?format=csv", e.token, nil)
+	if !strings.Contains(string(r.body), `"'=HYPERLINK(`) || strings.Contains(string(r.body), `"=HYPERLINK(`) {
+		t.Fatalf("formula cell not escaped:\n%s", r.body)
 	}
 }
