@@ -11,8 +11,8 @@ import (
 	"github.com/codesync/codesync-cli/internal/crashpoint"
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/atomicfile"
-	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 )
 

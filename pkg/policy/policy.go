@@ -341,5 +341,5 @@ const NoNetwork = "100::/128"
 // Ceiling returns the ceiling a grant confers (what a key made from it may
 // itself create).
 func (g Grant) Ceiling() Ceiling {
-	return Ceiling{Owner: g.Owner, Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Environment: g.Environment, ExpiresAt: g.ExpiresAt}
+	return Ceiling(g)
 }
