@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,7 +89,10 @@ func TestE2ESlowExportClientsDoNotFreezeTheServer(t *testing.T) {
 		stalledExport(t, addr, tok)
 	}
 	time.Sleep(2 * time.Second) // the exports fill the buffers and block
-	var worst time.Duration
+	// ten health calls: typically well under 100 ms; a shared, loaded CI
+	// machine may add a scheduling hiccup to one, never the 25 s stall of a
+	// pool held by blocked exports
+	var took []time.Duration
 	for range 10 {
 		start := time.Now()
 		res, err := http.Get(ts.URL + "/v1/auth/health")
@@ -96,16 +100,15 @@ func TestE2ESlowExportClientsDoNotFreezeTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if d := time.Since(start); d > worst {
-			worst = d
-		}
+		took = append(took, time.Since(start))
 		if res.StatusCode != 200 {
 			t.Fatalf("health: %d", res.StatusCode)
 		}
 	}
-	t.Logf("health took at most %s with 8 stalled exports", worst)
-	if worst > 100*time.Millisecond {
-		t.Fatalf("health took %s behind stalled exports, want < 100 ms", worst)
+	slices.Sort(took)
+	t.Logf("health with 8 stalled exports: median %s, worst %s", took[len(took)/2], took[len(took)-1])
+	if took[len(took)/2] > 100*time.Millisecond || took[len(took)-1] > time.Second {
+		t.Fatalf("health took %v behind stalled exports, want under 100 ms", took)
 	}
 	// another user's key list, with the real CLI
 	env := cliEnv(ts, ts.Token)
