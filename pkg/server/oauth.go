@@ -419,7 +419,11 @@ func (t *signInThrottle) failed(now time.Time, keys ...string) {
 				kept = append(kept, at)
 			}
 		}
-		t.fail.put(k, append(kept, now))
+		kept = append(kept, now)
+		if len(kept) > signInFailures { // the latest few decide; older ones only cost memory
+			kept = kept[len(kept)-signInFailures:]
+		}
+		t.fail.put(k, kept)
 	}
 }
 
