@@ -168,6 +168,12 @@ func TestE2EJWTCannotEscalate(t *testing.T) {
 	if !strings.Contains(errOut, fmt.Sprint(server.MaxJWTKeys)) {
 		t.Errorf("limit not named: %s", errOut)
 	}
+	// revoking the key that registered the JWT key ends its JWTs
+	mustCLI(t, dev, 0, "key", "revoke", lim.ID, "--yes")
+	_, errOut = mustCLI(t, jwtEnv, 4, "key", "list")
+	if !strings.Contains(errOut, "revoked") {
+		t.Errorf("JWT of a revoked registrar: %s", errOut)
+	}
 }
 
 // Finding 2: created and rotated keys stay inside their creator's limits.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -64,7 +65,7 @@ func (s *Server) registerJWTKey(w http.ResponseWriter, r *http.Request, c *Crede
 	block := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(pub)})
 	k := &store.JWTKey{ID: "jwk_" + token.RandomString(16), UserID: c.User.ID, Name: req.Name, PublicPEM: string(block),
 		Fingerprint: jwtkeys.Fingerprint(pub), Bits: pub.N.BitLen(), CreatedAt: now,
-		Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Environment: g.Environment}
+		Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Environment: g.Environment, RegisteredBy: c.binding()}
 	if pc := c.Ceiling(); !pc.ExpiresAt.IsZero() {
 		t := pc.ExpiresAt.UTC().Truncate(time.Second)
 		k.ExpiresAt = &t
@@ -183,12 +184,44 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 	if !s.now().Before(g.ExpiresAt) {
 		return nil, invalidToken("invalid JWT: the credential that registered its signing key has expired: register the key again")
 	}
+	if why := s.registrarGone(r.Context(), key, 0); why != "" {
+		return nil, invalidToken("invalid JWT: " + why + ": register the key again")
+	}
 	rc := "prod"
 	if g.Environment == model.EnvSandbox {
 		rc = "dev"
 	}
 	return &Credential{Type: model.CredentialJWT, ID: key.ID, Prefix: "jwt " + key.ID, User: u, Scopes: g.Scopes,
 		ExpiresAt: g.ExpiresAt, Environment: g.Environment, CIDRs: g.CIDRs, Namespaces: g.Namespaces, RateClass: rc}, nil
+}
+
+// maxRegistrarDepth bounds how far registrarGone follows JWT keys
+// registered with JWTs.
+const maxRegistrarDepth = 4
+
+// registrarGone says why the credential that registered k no longer stands
+// ("" when it does): revoking an API key (or the end of its rotation grace)
+// ends the JWT keys it registered, and
+// with them their JWTs; deleting a JWT key ends the JWT keys its JWTs
+// registered. A person's session is not followed: the key stays the person's.
+func (s *Server) registrarGone(ctx context.Context, k *store.JWTKey, depth int) string {
+	kind, id, _ := strings.Cut(k.RegisteredBy, ":")
+	switch kind {
+	case "key":
+		ak, err := s.store.KeyByID(ctx, k.UserID, id)
+		if err != nil || !ak.Usable(s.now()) {
+			return "the API key that registered its signing key was revoked or has expired"
+		}
+	case "jwt":
+		parent, err := s.store.JWTKeyByID(ctx, id)
+		if err != nil {
+			return "the JWT key whose token registered its signing key was deleted"
+		}
+		if depth < maxRegistrarDepth {
+			return s.registrarGone(ctx, parent, depth+1)
+		}
+	}
+	return ""
 }
 
 // jwtKeyCeiling is the ceiling recorded with a JWT signing key.

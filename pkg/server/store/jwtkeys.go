@@ -23,15 +23,18 @@ type JWTKey struct {
 	CIDRs       []string
 	Environment string
 	ExpiresAt   *time.Time // nil: no bound of its own (registered from an OAuth session)
+	// RegisteredBy names the credential that registered it: "key:ID" (an
+	// API key), "jwt:ID" (another JWT key) or "oauth:FAMILY" (a session).
+	RegisteredBy string
 }
 
-const jwtCols = `id, user_id, name, public_pem, fingerprint, bits, created_at, scopes, namespaces, cidrs, environment, expires_at`
+const jwtCols = `id, user_id, name, public_pem, fingerprint, bits, created_at, scopes, namespaces, cidrs, environment, expires_at, registered_by`
 
 func scanJWTKey(row interface{ Scan(...any) error }) (*JWTKey, error) {
 	var k JWTKey
 	var created, expires int64
 	var scopes, ns, cidrs string
-	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.PublicPEM, &k.Fingerprint, &k.Bits, &created, &scopes, &ns, &cidrs, &k.Environment, &expires); err != nil {
+	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.PublicPEM, &k.Fingerprint, &k.Bits, &created, &scopes, &ns, &cidrs, &k.Environment, &expires, &k.RegisteredBy); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -66,8 +69,8 @@ func (s *Store) AddJWTKey(ctx context.Context, k *JWTKey, max int, ev *Event) er
 		if k.ExpiresAt != nil {
 			expires = unix(*k.ExpiresAt)
 		}
-		if _, err := tx.Exec(`INSERT INTO jwt_keys (`+jwtCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, k.ID, k.UserID, k.Name, k.PublicPEM, k.Fingerprint, k.Bits, unix(k.CreatedAt),
-			joinList(k.Scopes), joinList(k.Namespaces), joinList(k.CIDRs), k.Environment, expires); err != nil {
+		if _, err := tx.Exec(`INSERT INTO jwt_keys (`+jwtCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, k.ID, k.UserID, k.Name, k.PublicPEM, k.Fingerprint, k.Bits, unix(k.CreatedAt),
+			joinList(k.Scopes), joinList(k.Namespaces), joinList(k.CIDRs), k.Environment, expires, k.RegisteredBy); err != nil {
 			return err
 		}
 		return insertEvent(tx, ev)

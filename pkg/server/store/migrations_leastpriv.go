@@ -11,6 +11,8 @@ var leastPrivMigrations = []string{
 	ALTER TABLE jwt_keys ADD COLUMN cidrs TEXT NOT NULL DEFAULT '';
 	ALTER TABLE jwt_keys ADD COLUMN environment TEXT NOT NULL DEFAULT 'sandbox';
 	ALTER TABLE jwt_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+	-- the credential that registered it: revoking that key ends the JWT key
+	ALTER TABLE jwt_keys ADD COLUMN registered_by TEXT NOT NULL DEFAULT '';
 	-- a stored rotation answer belongs to the credential that asked first
 	ALTER TABLE idempotency ADD COLUMN credential TEXT NOT NULL DEFAULT '';
 	CREATE INDEX idempotency_created ON idempotency(created_at);
