@@ -223,7 +223,7 @@ func run(ctx context.Context, o *Options) error {
 	cfg.Issuer = base
 	srv := server.New(cfg, st)
 	ios := o.F.IOStreams
-	fmt.Fprintf(ios.ErrOut, "CodeSync reference server %s listening on %s (%s, database %s)\n", o.F.Version, base, cfg.Environment, displayDB(o.DB))
+	fmt.Fprintf(ios.ErrOut, "CodeSync reference server (%s) listening on %s (%s, database %s)\n", versionLabel(o.F.Version), base, cfg.Environment, displayDB(o.DB))
 	if o.Dev {
 		pw, tok, err := srv.BootstrapDev(ctx)
 		if err != nil {
@@ -239,6 +239,15 @@ func run(ctx context.Context, o *Options) error {
 	err = srv.Serve(ctx, ln, tlsCfg)
 	fmt.Fprintln(ios.ErrOut, "server stopped")
 	return err
+}
+
+// versionLabel names the build in the banner. An unreleased build's version
+// is "dev", which next to a server that is not in --dev mode read as if it were.
+func versionLabel(v string) string {
+	if v == "" || v == "dev" {
+		return "unreleased build"
+	}
+	return "version " + v
 }
 
 func displayDB(p string) string {
