@@ -456,8 +456,13 @@ func (a *apiSession) exercise(ts *testServer) {
 	a.json("GET", "/v1/audit/events", "/v1/audit/events?type=token:created,token:revoked&key_id="+id, dev, nil, 200)
 	a.json("GET", "/v1/audit/events", "/v1/audit/events?type=bogus", dev, nil, 400)
 
-	// registry
+	// registry: the first publish claims @acme, which needs npm:scope:write
 	a.do("PUT", "/v1/registry/packages/{scope}/{name}", "/v1/registry/packages/@acme/widget", dev, strings.NewReader(`{"version":"1.0.0"}`), "application/json")
+	if s := a.samples[len(a.samples)-1]; s.status != 403 {
+		t.Fatalf("claiming a scope without npm:scope:write: %d %s", s.status, s.body)
+	}
+	claimer := mintKey(t, ts, "dev", model.EnvSandbox, "registry:read", "registry:publish", "npm:scope:write")
+	a.do("PUT", "/v1/registry/packages/{scope}/{name}", "/v1/registry/packages/@acme/widget", claimer, strings.NewReader(`{"version":"1.0.0"}`), "application/json")
 	if s := a.samples[len(a.samples)-1]; s.status != 200 {
 		t.Fatalf("publish: %d %s", s.status, s.body)
 	}
