@@ -19,6 +19,7 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/orgpolicy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
 )
@@ -37,6 +38,7 @@ func (s *Server) keyJSON(k *store.KeyRecord) model.Key {
 		Status: k.Status(s.now(), keyrules.ExpiringIn), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
 		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, RevokedAt: k.RevokedAt,
 		RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+		Owner: s.ownerName(k.UserID), PolicyViolations: s.policyMarks(k.ID),
 	}
 }
 
@@ -111,6 +113,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential
 		return badRequest("this sandbox server issues only sandbox keys")
 	}
 	if e := s.escalation(r, c, scopes, "a new key"); e != nil {
+		return e
+	}
+	if e := s.checkOrgPolicy(r.Context(), c, orgpolicy.Grant{Scopes: scopes, Namespaces: namespaces, CIDRs: cidrs, Lifetime: expiresIn}, ""); e != nil {
 		return e
 	}
 	tokEnv := "prod"
@@ -261,6 +266,9 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	if err := keyrules.CheckExpiry(expiresIn); err != nil {
 		return badRequest("expires_in: %s", err)
+	}
+	if e := s.checkOrgPolicyRotate(r, c, r.PathValue("id"), expiresIn); e != nil {
+		return e
 	}
 	var idem *store.Idem
 	if k := r.Header.Get("Idempotency-Key"); k != "" {

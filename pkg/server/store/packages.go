@@ -13,6 +13,10 @@ type Package struct {
 	UserID    int64
 	Metadata  []byte
 	UpdatedAt time.Time
+	// OrgID: the organization the package was handed to (0: none). On a
+	// write, the organization whose member publishes: a handed-over package
+	// takes updates from that organization's members.
+	OrgID int64
 }
 
 // PutPackage stores metadata for name. A package belongs to the user who
@@ -20,14 +24,15 @@ type Package struct {
 func (s *Store) PutPackage(ctx context.Context, p *Package) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var owner int64
-		err := tx.QueryRow(`SELECT user_id FROM packages WHERE name = ?`, p.Name).Scan(&owner)
+		var org sql.NullInt64
+		err := tx.QueryRow(`SELECT user_id, org_id FROM packages WHERE name = ?`, p.Name).Scan(&owner, &org)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = tx.Exec(`INSERT INTO packages (name, user_id, metadata, updated_at) VALUES (?,?,?,?)`, p.Name, p.UserID, p.Metadata, unix(p.UpdatedAt))
 			return err
 		case err != nil:
 			return err
-		case owner != p.UserID:
+		case org.Valid && org.Int64 != p.OrgID, !org.Valid && owner != p.UserID:
 			return ErrExists
 		}
 		_, err = tx.Exec(`UPDATE packages SET metadata = ?, updated_at = ? WHERE name = ?`, p.Metadata, unix(p.UpdatedAt), p.Name)
@@ -39,7 +44,9 @@ func (s *Store) PutPackage(ctx context.Context, p *Package) error {
 func (s *Store) GetPackage(ctx context.Context, name string) (*Package, error) {
 	p := Package{Name: name}
 	var t int64
-	err := s.db.QueryRowContext(ctx, `SELECT user_id, metadata, updated_at FROM packages WHERE name = ?`, name).Scan(&p.UserID, &p.Metadata, &t)
+	var org sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT user_id, metadata, updated_at, org_id FROM packages WHERE name = ?`, name).Scan(&p.UserID, &p.Metadata, &t, &org)
+	p.OrgID = org.Int64
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
