@@ -20,7 +20,7 @@ func TestCheck(t *testing.T) {
 		rule string // "" = allowed
 	}{
 		{"empty policy allows anything", Policy{}, func(g Grant) Grant {
-			g.Scopes, g.CIDRs, g.Lifetime, g.ActiveKeys = []string{"keys:write"}, nil, 365 * day, 11
+			g.Scopes, g.CIDRs, g.Lifetime, g.ActiveKeys = []string{"keys:write"}, nil, 365*day, 11
 			return g
 		}, ""},
 		{"compliant", strict, func(g Grant) Grant { return g }, ""},

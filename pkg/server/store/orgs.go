@@ -389,7 +389,9 @@ type dbQuerier struct {
 	db  *sql.DB
 }
 
-func (q dbQuerier) Query(s string, a ...any) (*sql.Rows, error) { return q.db.QueryContext(q.ctx, s, a...) }
+func (q dbQuerier) Query(s string, a ...any) (*sql.Rows, error) {
+	return q.db.QueryContext(q.ctx, s, a...)
+}
 
 // OrgScopes lists the npm scopes an organization owns.
 func (s *Store) OrgScopes(ctx context.Context, orgID int64) ([]string, error) {
