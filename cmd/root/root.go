@@ -10,6 +10,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/health"
 	"github.com/codesync/codesync-cli/cmd/jwtcmd"
 	"github.com/codesync/codesync-cli/cmd/key"
+	"github.com/codesync/codesync-cli/cmd/org"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
@@ -75,6 +76,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		audit.NewCmdAudit(f),
 		health.NewCmdHealth(f, nil),
 		jwtcmd.NewCmdJWT(f),
+		org.NewCmdOrg(f),
 		servercmd.NewCmdServer(f, nil),
 	)
 	return cmd
