@@ -2,6 +2,7 @@ package org
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +44,7 @@ func newNamespaceCmd(f *cmdutil.Factory, runF func(*NamespaceOptions) error, rel
 		Args:  cmdutil.ExactArgs(2, "an organization slug and an npm scope (@scope)"),
 		ValidArgsFunction: completeSlugThen(f, func(slug, toComplete string) []string {
 			if release {
-				return scopesOf(f, slug)
+				return cmdutil.OrgNamespaces(f, slug)
 			}
 			return []string{"@" + slug}
 		}),
@@ -53,7 +54,7 @@ func newNamespaceCmd(f *cmdutil.Factory, runF func(*NamespaceOptions) error, rel
 				return err
 			}
 			ns, err := keyrules.CheckNamespaces([]string{args[1]})
-			if err != nil || len(ns) != 1 || containsSlash(args[1]) {
+			if err != nil || len(ns) != 1 || strings.Contains(args[1], "/") {
 				return cmdutil.UsageErrorf("invalid scope %q: use @scope (lower case), without a package name", args[1])
 			}
 			opts.Format, opts.Slug, opts.Scope = format, args[0], args[1]
@@ -63,27 +64,6 @@ func newNamespaceCmd(f *cmdutil.Factory, runF func(*NamespaceOptions) error, rel
 			return namespaceRun(opts)
 		},
 	}
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
-}
-
-func scopesOf(f *cmdutil.Factory, slug string) []string {
-	c, err := f.APIClient()
-	if err != nil {
-		return nil
-	}
-	d, err := c.GetOrg(f.Context, slug)
-	if err != nil {
-		return nil
-	}
-	return d.Namespaces
 }
 
 func NewCmdNamespaceClaim(f *cmdutil.Factory, runF func(*NamespaceOptions) error) *cobra.Command {

@@ -70,6 +70,21 @@ func OrgMembers(f *Factory, slug, prefix string) []string {
 	})
 }
 
+// OrgNamespaces lists the npm scopes organization slug owns.
+func OrgNamespaces(f *Factory, slug string) []string {
+	return completeWithin(func(ctx context.Context) []string {
+		c, err := f.APIClient()
+		if err != nil {
+			return nil
+		}
+		d, err := c.GetOrg(ctx, slug)
+		if err != nil {
+			return nil
+		}
+		return d.Namespaces
+	})
+}
+
 // CompleteOrgSlug completes a flag or first argument naming an organization.
 func CompleteOrgSlug(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

@@ -38,7 +38,7 @@ func (s *Server) keyJSON(k *store.KeyRecord) model.Key {
 		Status: k.Status(s.now(), keyrules.ExpiringIn), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
 		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, RevokedAt: k.RevokedAt,
 		RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
-		Owner: s.ownerName(k.UserID), PolicyViolations: s.policyMarks(k.ID),
+		Owner: s.ownerName(k.UserID), PolicyViolations: s.policyMarks(k),
 	}
 }
 

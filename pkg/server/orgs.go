@@ -167,7 +167,7 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, c *Credential
 	} else if err != nil {
 		return s.internal(err)
 	}
-	writeJSON(w, http.StatusCreated, s.orgDetail(r.Context(), o, model.RoleOwner, 1, []string{}))
+	writeJSON(w, http.StatusCreated, orgDetail(o, model.RoleOwner, 1, []string{}))
 	return nil
 }
 
@@ -184,7 +184,7 @@ func policyJSON(o *store.Org) model.OrgPolicy {
 	return p
 }
 
-func (s *Server) orgDetail(_ context.Context, o *store.Org, role string, members int, scopes []string) model.OrgDetail {
+func orgDetail(o *store.Org, role string, members int, scopes []string) model.OrgDetail {
 	return model.OrgDetail{Slug: o.Slug, Name: o.Name, Members: members, Namespaces: scopes, Policy: policyJSON(o), Role: role, CreatedAt: o.CreatedAt}
 }
 
@@ -201,7 +201,7 @@ func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, c *Credential) *
 	if err != nil {
 		return s.internal(err)
 	}
-	writeJSON(w, http.StatusOK, s.orgDetail(r.Context(), o, role, len(ms), scopes))
+	writeJSON(w, http.StatusOK, orgDetail(o, role, len(ms), scopes))
 	return nil
 }
 
@@ -328,7 +328,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request, c *Credential) 
 	if e != nil {
 		return e
 	}
-	old, err := s.store.SetRole(r.Context(), o.ID, u.ID, req.Role, s.orgEvent(r, c, model.EventRoleChanged, fmt.Sprintf("%s: role set to %s", u.Name, req.Role)))
+	_, err := s.store.SetRole(r.Context(), o.ID, u.ID, req.Role, s.orgEvent(r, c, model.EventRoleChanged, fmt.Sprintf("%s: role set to %s", u.Name, req.Role)))
 	switch {
 	case errors.Is(err, store.ErrLastOwner):
 		return lastOwner(o)
@@ -337,7 +337,6 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request, c *Credential) 
 	case err != nil:
 		return s.internal(err)
 	}
-	_ = old
 	ms, err := s.store.Members(r.Context(), o.ID)
 	if err != nil {
 		return s.internal(err)
@@ -621,9 +620,13 @@ func (s *Server) ownerName(userID int64) string {
 	return u.Name
 }
 
-// policyMarks lists a key's policy marks ("acme-corp:max-lifetime"), [] when
-// none.
-func (s *Server) policyMarks(keyID string) []string {
+// policyMarks lists a usable key's policy marks ("acme-corp:max-lifetime"),
+// [] when none. Revoked and expired keys carry none: the marks are about keys
+// that still work.
+func (s *Server) policyMarks(k *store.KeyRecord) []string {
+	if !k.Usable(s.now()) {
+		return []string{}
+	}
 	ctx := context.Background()
 	switch s.orgs.marks.Load() {
 	case 1:
@@ -639,7 +642,7 @@ func (s *Server) policyMarks(keyID string) []string {
 		}
 		s.orgs.marks.CompareAndSwap(0, 2)
 	}
-	v, err := s.store.KeyViolations(ctx, keyID)
+	v, err := s.store.KeyViolations(ctx, k.ID)
 	if err != nil {
 		s.cfg.Logger.Warn("reading policy marks failed", "error", err)
 		return []string{}
