@@ -50,7 +50,7 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	ctx := r.Context()
 	now := s.now()
 	// the keys exported: the caller's, or with org= every member's key that
-	// reaches the organization (orgexport.go)
+	// reaches the organization (orgaudit.go)
 	forEachKey := func(fn func(*store.KeyRecord) error) error { return s.store.ForEachKey(ctx, c.User.ID, since, fn) }
 	forEachEvent := func(fn func(*store.Event) error) error {
 		return s.store.ForEachEvent(ctx, store.EventFilter{UserID: c.User.ID, Since: since}, fn)
@@ -60,7 +60,7 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	}
 	orgSlug := ""
 	if slug := q.Get("org"); slug != "" {
-		src, e := s.orgExportSource(r, c, slug, since, withEvents)
+		src, e := s.orgExportSource(r, c, slug, since)
 		if e != nil {
 			return e
 		}

@@ -46,7 +46,7 @@ type exportSource struct {
 	summarize    func() (model.ExportSummary, error)
 }
 
-func (s *Server) orgExportSource(r *http.Request, c *Credential, slug string, since time.Time, _ bool) (*exportSource, *apiError) {
+func (s *Server) orgExportSource(r *http.Request, c *Credential, slug string, since time.Time) (*exportSource, *apiError) {
 	o, e := s.orgReader(r, c, slug, "export the organization's keys")
 	if e != nil {
 		return nil, e

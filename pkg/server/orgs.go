@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -27,12 +26,18 @@ import (
 //	auditor  read the organization, its members' keys metadata and events; changes nothing
 
 // orgState is the server's organization bookkeeping: user names for the
-// `owner` field, and whether any key carries a policy mark (so rendering
-// thousands of keys asks the database only when one might).
+// `owner` field, and whether any key carries a policy mark at all, so that
+// rendering thousands of keys asks the database per key only when one might.
+// The answer is kept for a second (another server process on the same
+// database may mark keys) and dropped at once when this one changes marks.
 type orgState struct {
-	names sync.Map     // user id -> name
-	marks atomic.Int32 // 0 unknown, 1 none, 2 some
+	names    sync.Map // user id -> name
+	mu       sync.Mutex
+	marksAt  time.Time // when anyMarks was read; zero: unknown
+	anyMarks bool
 }
+
+const marksFresh = time.Second
 
 func (s *Server) orgRoutes() {
 	s.handle("GET /v1/orgs", s.auth("orgs:read", s.listOrgs))
@@ -131,7 +136,26 @@ func (s *Server) orgEvent(r *http.Request, c *Credential, typ, detail string) *s
 }
 
 // marksChanged forgets whether any key carries a policy mark.
-func (s *Server) marksChanged() { s.orgs.marks.Store(0) }
+func (s *Server) marksChanged() {
+	s.orgs.mu.Lock()
+	s.orgs.marksAt = time.Time{}
+	s.orgs.mu.Unlock()
+}
+
+// anyMarks reports whether any key might carry a policy mark.
+func (s *Server) anyMarks(ctx context.Context) bool {
+	s.orgs.mu.Lock()
+	defer s.orgs.mu.Unlock()
+	if !s.orgs.marksAt.IsZero() && time.Since(s.orgs.marksAt) < marksFresh {
+		return s.orgs.anyMarks
+	}
+	some, err := s.store.AnyViolations(ctx)
+	if err != nil {
+		return true // ask per key
+	}
+	s.orgs.marksAt, s.orgs.anyMarks = time.Now(), some
+	return some
+}
 
 func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
 	ms, err := s.store.OrgsOfUser(r.Context(), c.User.ID)
@@ -628,19 +652,8 @@ func (s *Server) policyMarks(k *store.KeyRecord) []string {
 		return []string{}
 	}
 	ctx := context.Background()
-	switch s.orgs.marks.Load() {
-	case 1:
+	if !s.anyMarks(ctx) {
 		return []string{}
-	case 0:
-		any, err := s.store.AnyViolations(ctx)
-		if err != nil {
-			return []string{}
-		}
-		if !any {
-			s.orgs.marks.CompareAndSwap(0, 1)
-			return []string{}
-		}
-		s.orgs.marks.CompareAndSwap(0, 2)
 	}
 	v, err := s.store.KeyViolations(ctx, k.ID)
 	if err != nil {
