@@ -156,9 +156,20 @@ func TestOrgMaxKeysMarksNewestAndRotationStillWorks(t *testing.T) {
 	if got := keyOf(t, e, member, ids[2]).PolicyViolations; len(got) != 0 {
 		t.Fatalf("marks after clearing: %v", got)
 	}
-	// a member exactly at the limit rotates
+	// a member exactly at the limit rotates, and the old key in its grace
+	// period counts no more: neither against new keys nor as a mark
 	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":4}`), 200)
 	e.ok(e.do("POST", "/v1/keys/"+ids[0]+"/rotate", member, `{"grace_seconds":3600}`), 200)
+	var res2 model.OrgPolicyResult
+	json.Unmarshal(e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":4}`), 200), &res2)
+	if res2.KeysViolating != 0 {
+		t.Fatalf("%d keys marked after a rotation with grace, want 0", res2.KeysViolating)
+	}
+	_, r = e.create(member, model.CreateKeyRequest{Name: "fifth", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
+	expect(t, r, 403, "policy_violation")
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":5}`), 200)
+	_, r = e.create(member, model.CreateKeyRequest{Name: "fifth", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
+	e.ok(r, 201)
 }
 
 // The organization's log pages with a cursor like the personal one, and a

@@ -519,15 +519,25 @@ func markViolations(tx *sql.Tx, orgID int64, now time.Time) error {
 	}
 	for _, uid := range users {
 		keys := byUser[uid]
-		over := orgpolicy.OverLimit(o.Policy, len(keys))
-		for i, k := range keys {
+		counted := 0 // keys in their rotation grace do not count
+		for _, k := range keys {
+			if k.RotatedTo == nil {
+				counted++
+			}
+		}
+		over := orgpolicy.OverLimit(o.Policy, counted)
+		seen := 0
+		for _, k := range keys {
 			var rules []string
 			for _, v := range orgpolicy.Violations(o.Slug, o.Policy, orgpolicy.Grant{Scopes: k.Scopes, Namespaces: k.Namespaces, CIDRs: k.CIDRs,
 				Lifetime: k.ExpiresAt.Sub(k.CreatedAt)}) {
 				rules = append(rules, v.Rule)
 			}
-			if i >= len(keys)-over { // the newest keys beyond the limit
-				rules = append(rules, orgpolicy.RuleMaxKeys)
+			if k.RotatedTo == nil {
+				seen++
+				if seen > counted-over { // the newest keys beyond the limit
+					rules = append(rules, orgpolicy.RuleMaxKeys)
+				}
 			}
 			if len(rules) == 0 {
 				continue
@@ -579,7 +589,8 @@ type PolicyScope struct {
 
 // PoliciesFor returns the policies of every organization userID belongs to
 // that a key limited to namespaces would reach, with the member's count of
-// usable keys reaching each (excluding excludeKeyID).
+// usable keys reaching each (excluding excludeKeyID and keys in their
+// rotation grace).
 func (s *Store) PoliciesFor(ctx context.Context, userID int64, namespaces []string, excludeKeyID string, now time.Time) ([]PolicyScope, error) {
 	orgs, err := s.OrgsOfUser(ctx, userID)
 	if err != nil || len(orgs) == 0 {
@@ -600,7 +611,8 @@ func (s *Store) PoliciesFor(ctx context.Context, userID int64, namespaces []stri
 		}
 		n := 0
 		for _, k := range keys {
-			if k.ID != excludeKeyID && orgpolicy.Reaches(k.Namespaces, scopes) {
+			// a key in its rotation grace does not count: it is on its way out
+			if k.ID != excludeKeyID && k.RotatedTo == nil && orgpolicy.Reaches(k.Namespaces, scopes) {
 				n++
 			}
 		}
