@@ -45,7 +45,7 @@ func (e *env) ok(r resp, status int) []byte {
 
 // org makes acme (owner: the returned owner token) owning @acme, with a
 // member whose token is returned too.
-func orgWithMember(t *testing.T, e *env) (owner, member string) {
+func orgWithMember(e *env) (owner, member string) {
 	owner = e.user("olivia", orgScopes...)
 	member = e.user("mia", orgScopes...)
 	e.ok(e.do("POST", "/v1/orgs", owner, model.CreateOrgRequest{Slug: "acme"}), 201)
@@ -56,7 +56,7 @@ func orgWithMember(t *testing.T, e *env) (owner, member string) {
 
 func TestOrgRequestValidation(t *testing.T) {
 	e := start(t, server.Config{})
-	owner, _ := orgWithMember(t, e)
+	owner, _ := orgWithMember(e)
 	for _, slug := range []string{"", "Acme", "-acme", "acme_corp", strings.Repeat("a", 65), "a/b"} {
 		expect(t, e.do("POST", "/v1/orgs", owner, map[string]string{"slug": slug}), 400, "invalid_request")
 	}
@@ -79,7 +79,7 @@ func TestOrgRequestValidation(t *testing.T) {
 // An organization is not_found to anyone not in it, on every route.
 func TestOrgHiddenFromNonMembers(t *testing.T) {
 	e := start(t, server.Config{})
-	orgWithMember(t, e)
+	orgWithMember(e)
 	zed := e.user("zed", orgScopes...)
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/v1/orgs/acme"}, {"DELETE", "/v1/orgs/acme"}, {"GET", "/v1/orgs/acme/members"},
@@ -93,7 +93,7 @@ func TestOrgHiddenFromNonMembers(t *testing.T) {
 
 func TestOrgClaimNeedsScopeWrite(t *testing.T) {
 	e := start(t, server.Config{})
-	owner, _ := orgWithMember(t, e)
+	owner, _ := orgWithMember(e)
 	e.user("adam", "orgs:read", "orgs:write")
 	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "adam", Role: "admin"}), 201)
 	adamNoScopeWrite := e.user("adam2", "orgs:read", "orgs:write")
@@ -118,7 +118,7 @@ func keyOf(t *testing.T, e *env, tok, id string) model.Key {
 // the limit can still rotate (the replacement does not count twice).
 func TestOrgMaxKeysMarksNewestAndRotationStillWorks(t *testing.T) {
 	e := start(t, server.Config{})
-	owner, member := orgWithMember(t, e)
+	owner, member := orgWithMember(e)
 	var ids []string
 	for i := range 3 {
 		e.clock.Add(time.Second)
@@ -176,7 +176,7 @@ func TestOrgMaxKeysMarksNewestAndRotationStillWorks(t *testing.T) {
 // member's personal events (sign-ins) stay out of it.
 func TestOrgEventsPaging(t *testing.T) {
 	e := start(t, server.Config{})
-	owner, member := orgWithMember(t, e)
+	owner, member := orgWithMember(e)
 	for i := range 5 {
 		e.user(fmt.Sprint("u", i), "orgs:read")
 		e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: fmt.Sprint("u", i), Role: "auditor"}), 201)
@@ -224,7 +224,7 @@ func ptr[T any](v T) *T { return &v }
 // its owner, and counts them in the summary.
 func TestOrgExport(t *testing.T) {
 	e := start(t, server.Config{})
-	owner, member := orgWithMember(t, e)
+	owner, member := orgWithMember(e)
 	e.create(member, model.CreateKeyRequest{Name: "reach", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme/web"}})
 	e.create(member, model.CreateKeyRequest{Name: "private", Scopes: []string{"registry:read"}, Namespaces: []string{"@mia"}})
 	zed := e.user("zed", orgScopes...)
@@ -249,4 +249,33 @@ func TestOrgExport(t *testing.T) {
 	if !strings.Contains(csv, ",mia,\n") || strings.Contains(csv, "private") {
 		t.Fatalf("csv export:\n%s", csv)
 	}
+}
+
+// FuzzOrgBodies: no request to the organization endpoints, however
+// malformed, makes a handler fail with a 5xx.
+func FuzzOrgBodies(f *testing.F) {
+	f.Add("POST", "/v1/orgs", `{"slug":"x","name":"X"}`)
+	f.Add("POST", "/v1/orgs/acme/members", `{"user":"mia","role":"owner"}`)
+	f.Add("PATCH", "/v1/orgs/acme/members/mia", `{"role":"auditor"}`)
+	f.Add("PATCH", "/v1/orgs/acme/policy", `{"max_lifetime_seconds":-1,"allowed_scopes":[],"required_cidrs":["::/0"],"max_keys":99,"clear":["max_keys"]}`)
+	f.Add("PUT", "/v1/orgs/acme/namespaces/@a%2Fb", "")
+	f.Add("DELETE", "/v1/orgs/acme/members/olivia/keys/key_x", "")
+	f.Add("GET", "/v1/keys/export?org=acme&format=csv&since=x", "")
+	f.Add("GET", "/v1/audit/events?org=acme&cursor=%ff&type=member:added", "")
+	e := start(f, server.Config{ProdRate: 1e9, DevRate: 1e9})
+	owner, _ := orgWithMember(e)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		if method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE" {
+			return
+		}
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n#") {
+			return
+		}
+		ee := *e
+		ee.t = t
+		r := ee.do(method, path, owner, body)
+		if r.status >= 500 {
+			t.Fatalf("%s %s %q: %d %s", method, path, body, r.status, r.body)
+		}
+	})
 }
