@@ -35,6 +35,7 @@ type orgState struct {
 	mu       sync.Mutex
 	marksAt  time.Time // when anyMarks was read; zero: unknown
 	anyMarks bool
+	members  sync.Map // user id -> *sync.Mutex: one key creation or rotation at a time
 }
 
 const marksFresh = time.Second
@@ -667,7 +668,19 @@ func (s *Server) policyMarks(k *store.KeyRecord) []string {
 // policy of every organization of the caller that the key would reach (a key
 // without namespaces reaches them all). excludeKeyID is a rotation's old key,
 // which the new one replaces (so it does not count against max-keys).
+//
+// ctx must be the request's: the member's key creations and rotations are
+// serialised from this check until the handler returns (when the request's
+// context ends), so concurrent requests cannot pass max-keys together.
 func (s *Server) checkOrgPolicy(ctx context.Context, c *Credential, g orgpolicy.Grant, excludeKeyID string) *apiError {
+	v, _ := s.orgs.members.LoadOrStore(c.User.ID, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	if ctx.Done() == nil { // a context that never ends: hold the lock for the check only
+		defer mu.Unlock()
+	} else {
+		context.AfterFunc(ctx, mu.Unlock)
+	}
 	ps, err := s.store.PoliciesFor(ctx, c.User.ID, g.Namespaces, excludeKeyID, s.now())
 	if err != nil {
 		return s.internal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,4 +279,36 @@ func FuzzOrgBodies(f *testing.F) {
 			t.Fatalf("%s %s %q: %d %s", method, path, body, r.status, r.body)
 		}
 	})
+}
+
+// Concurrent creates cannot slip past max-keys together: a member's key
+// creations are checked and written one at a time.
+func TestOrgMaxKeysConcurrentCreates(t *testing.T) {
+	e := start(t, server.Config{ProdRate: 1e9, DevRate: 1e9})
+	owner, member := orgWithMember(e)
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":3}`), 200) // the bootstrap key is one
+	const n = 10
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, r := e.create(member, model.CreateKeyRequest{Name: fmt.Sprint("c", i), Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
+			codes <- r.status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	created := 0
+	for c := range codes {
+		if c == 201 {
+			created++
+		} else if c != 403 {
+			t.Fatalf("status %d", c)
+		}
+	}
+	if created != 2 {
+		t.Fatalf("%d keys created concurrently under max-keys 3 with 1 held, want 2", created)
+	}
 }
