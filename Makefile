@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/codesync/codesync-cli/pkg/build.Version=$(VERSI
              -X github.com/codesync/codesync-cli/pkg/build.Date=$(DATE)
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 
-.PHONY: build test lint vet-format vulncheck unit keyring-test demo bench generate release-check fuzz clean
+.PHONY: build test lint vet-format vulncheck unit keyring-test demo bench bench-org generate release-check fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -56,6 +56,10 @@ demo: build
 
 bench: build
 	bench/run.sh
+
+# the organization export (key audit-export --org) of 100,000 keys
+bench-org: build
+	bench/org-export.sh
 
 # completions/, docs/man/ and docs/reference/ come from the command tree;
 # internal/gendocs's test fails when they are stale.

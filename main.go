@@ -115,6 +115,8 @@ func httpProblem(he *api.HTTPError) problem {
 		p.code, p.hint = cmdutil.ExitForbidden, "use a credential with the needed scope"
 	case "account_suspended", "ip_not_allowed", "environment_mismatch", "forbidden":
 		p.code = cmdutil.ExitForbidden
+	case "policy_violation":
+		p.code, p.hint = cmdutil.ExitForbidden, "see the organization's policy: 'codesync-cli org policy show SLUG'"
 	case "not_found":
 		p.code = cmdutil.ExitNotFound
 	case "rate_limited":

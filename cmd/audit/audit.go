@@ -74,6 +74,8 @@ token:used is recorded at most once a minute per credential.`,
 	fl.StringVar(&types, "type", "", "comma-separated event types")
 	fl.StringVar(&opts.Filter.KeyID, "key", "", "only events of this key ID")
 	fl.IntVar(&opts.Filter.Limit, "limit", 100, "at most this many events (0: all)")
+	fl.StringVar(&opts.Filter.Org, "org", "", "the organization's log: its own events and its members' key events (owners, admins, auditors)")
+	_ = cmd.RegisterFlagCompletionFunc("org", cmdutil.CompleteOrgSlug(f))
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(model.EventTypes, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -68,6 +68,8 @@ either the previous one or the complete new one, never half written.`,
 	fl.StringVar(&opts.OutputFile, "output-file", "", "write to this file (atomically) instead of stdout")
 	fl.StringVar(&since, "since", "", "only keys created or changed since DATE (2006-01-02, RFC 3339, or a duration such as 30d)")
 	fl.BoolVar(&opts.Export.IncludeEvents, "include-events", false, "add the audit events (json only; needs audit:read)")
+	fl.StringVar(&opts.Export.Org, "org", "", "every member's keys that reach this organization, with their owner (owners, admins, auditors)")
+	_ = cmd.RegisterFlagCompletionFunc("org", cmdutil.CompleteOrgSlug(f))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json", "ndjson", "csv"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/health"
 	"github.com/codesync/codesync-cli/cmd/jwtcmd"
 	"github.com/codesync/codesync-cli/cmd/key"
+	"github.com/codesync/codesync-cli/cmd/org"
 	"github.com/codesync/codesync-cli/cmd/scan"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
@@ -76,6 +77,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		audit.NewCmdAudit(f),
 		health.NewCmdHealth(f, nil),
 		jwtcmd.NewCmdJWT(f),
+		org.NewCmdOrg(f),
 		servercmd.NewCmdServer(f, nil),
 		scan.NewCmdScan(f, nil),
 	)

@@ -78,6 +78,7 @@ type ExportOptions struct {
 	Format        string
 	Since         string
 	IncludeEvents bool
+	Org           string // every member's keys that reach this organization
 }
 
 // Export streams the audit export; the caller reads and closes the body.
@@ -88,6 +89,9 @@ func (c *Client) Export(ctx context.Context, o ExportOptions) (io.ReadCloser, er
 	}
 	if o.IncludeEvents {
 		q.Set("include_events", "true")
+	}
+	if o.Org != "" {
+		q.Set("org", o.Org)
 	}
 	resp, err := c.Stream(ctx, Request{Method: http.MethodGet, Path: "/v1/keys/export", Query: q, Accept: "*/*"})
 	if err != nil {
@@ -101,7 +105,8 @@ type EventFilter struct {
 	Since string
 	Types string
 	KeyID string
-	Limit int // 0: all
+	Limit int    // 0: all
+	Org   string // the organization's log instead of the caller's
 }
 
 // Events iterates over matching audit events, up to Limit.
@@ -116,6 +121,9 @@ func (c *Client) Events(ctx context.Context, f EventFilter) iter.Seq2[model.Even
 		}
 		if f.KeyID != "" {
 			q.Set("key_id", f.KeyID)
+		}
+		if f.Org != "" {
+			q.Set("org", f.Org)
 		}
 		n := 0
 		for {

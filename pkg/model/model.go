@@ -21,6 +21,11 @@ type Key struct {
 	RevokedAt   *time.Time `json:"revoked_at"`
 	RotatedFrom *string    `json:"rotated_from"`
 	RotatedTo   *string    `json:"rotated_to"`
+	// Owner is the user the key belongs to; PolicyViolations names the
+	// organization policies an existing key breaks ("acme-corp:max-lifetime"),
+	// [] when none.
+	Owner            string   `json:"owner"`
+	PolicyViolations []string `json:"policy_violations"`
 }
 
 // KeyWithToken is a key as returned at creation or rotation: the only time
@@ -99,10 +104,20 @@ const (
 	EventScopeEscalated = "scope:escalated"
 	EventLoginSucceeded = "login:succeeded"
 	EventLoginFailed    = "login:failed"
+	// organizations
+	EventOrgCreated        = "org:created"
+	EventOrgDeleted        = "org:deleted"
+	EventMemberAdded       = "member:added"
+	EventMemberRemoved     = "member:removed"
+	EventRoleChanged       = "role:changed"
+	EventPolicyChanged     = "policy:changed"
+	EventNamespaceClaimed  = "namespace:claimed"
+	EventNamespaceReleased = "namespace:released"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked}
+var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
+	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased}
 
 // Health is GET /v1/auth/health.
 type Health struct {
@@ -148,7 +163,7 @@ type Error struct {
 }
 
 // CSVHeader is the header row of the csv export, one column per key field.
-var CSVHeader = []string{"id", "name", "prefix", "environment", "scopes", "cidrs", "namespaces", "status", "created_at", "expires_at", "last_used_at", "last_used_ip", "revoked_at", "rotated_from", "rotated_to"}
+var CSVHeader = []string{"id", "name", "prefix", "environment", "scopes", "cidrs", "namespaces", "status", "created_at", "expires_at", "last_used_at", "last_used_ip", "revoked_at", "rotated_from", "rotated_to", "owner", "policy_violations"}
 
 // Credential types, as whoami and `auth status` name them.
 const (

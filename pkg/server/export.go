@@ -145,10 +145,25 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	}
 	ctx := r.Context()
 	now := s.now()
+	// the keys exported: the caller's, or with org= every member's key that
+	// reaches the organization (orgaudit.go)
+	forEachKey := func(fn func(*store.KeyRecord) error) error { return s.forEachKeyPaged(ctx, c.User.ID, since, fn) }
+	forEachEvent := func(fn func(*store.Event) error) error { return s.forEachEventPaged(ctx, c.User.ID, since, fn) }
+	summarize := func() (model.ExportSummary, error) {
+		return s.store.Summary(ctx, c.User.ID, since, now, keyrules.ExpiringIn)
+	}
+	orgSlug := ""
+	if slug := q.Get("org"); slug != "" {
+		src, e := s.orgExportSource(r, c, slug, since)
+		if e != nil {
+			return e
+		}
+		forEachKey, forEachEvent, summarize, orgSlug = src.forEachKey, src.forEachEvent, src.summarize, slug
+	}
 	var summary model.ExportSummary
 	if format == "json" {
 		var err error
-		if summary, err = s.store.Summary(ctx, c.User.ID, since, now, keyrules.ExpiringIn); err != nil {
+		if summary, err = summarize(); err != nil {
 			return s.internal(err)
 		}
 	}
@@ -172,14 +187,14 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	var err error
 	switch format {
 	case "ndjson":
-		err = s.forEachKeyPaged(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			return enc.Encode(s.keyJSON(k))
 		})
 	case "csv":
 		cw := csv.NewWriter(bw)
 		_ = cw.Write(model.CSVHeader)
-		err = s.forEachKeyPaged(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			return cw.Write(csvRow(s.keyJSON(k)))
 		})
@@ -193,12 +208,13 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 			GeneratedAt   time.Time           `json:"generated_at"`
 			Server        string              `json:"server"`
 			User          string              `json:"user"`
+			Org           string              `json:"org,omitempty"`
 			Summary       model.ExportSummary `json:"summary"`
-		}{1, now.Truncate(time.Second), s.cfg.Issuer, c.User.Name, summary})
+		}{1, now.Truncate(time.Second), s.cfg.Issuer, c.User.Name, orgSlug, summary})
 		bw.Write(head[:len(head)-1]) // leave the object open
 		bw.WriteString(`,"keys":[`)
 		first := true
-		err = s.forEachKeyPaged(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			if !first {
 				bw.WriteByte(',')
@@ -210,7 +226,7 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 		if err == nil && withEvents {
 			bw.WriteString(`,"events":[`)
 			first = true
-			err = s.forEachEventPaged(ctx, c.User.ID, since, func(e *store.Event) error {
+			err = forEachEvent(func(e *store.Event) error {
 				progress()
 				if !first {
 					bw.WriteByte(',')
@@ -256,5 +272,6 @@ func csvRow(k model.Key) []string {
 	}
 	return csvsafe.Row([]string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
 		strings.Join(k.Namespaces, " "), k.Status, k.CreatedAt.UTC().Format(time.RFC3339), k.ExpiresAt.UTC().Format(time.RFC3339),
-		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo)})
+		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo),
+		k.Owner, strings.Join(k.PolicyViolations, " ")})
 }

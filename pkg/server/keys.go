@@ -20,6 +20,7 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/orgpolicy"
 	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
@@ -39,6 +40,7 @@ func (s *Server) keyJSON(k *store.KeyRecord) model.Key {
 		Status: k.Status(s.now(), keyrules.ExpiringIn), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
 		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, RevokedAt: k.RevokedAt,
 		RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+		Owner: s.ownerName(k.UserID), PolicyViolations: s.policyMarks(k),
 	}
 }
 
@@ -100,6 +102,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	if g.Environment == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
 		g.Environment = model.EnvSandbox
+	}
+	if e := s.checkOrgPolicy(r.Context(), c, orgpolicy.Grant{Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Lifetime: g.ExpiresAt.Sub(now)}, ""); e != nil {
+		return e
 	}
 	tokEnv := "prod"
 	if g.Environment == model.EnvSandbox {
@@ -259,6 +264,13 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			return e
 		}
 		askExpiry = now.Add(d)
+	}
+	lifetime := keyrules.DefExpiry // what the replacement asks for at most
+	if !askExpiry.IsZero() {
+		lifetime = askExpiry.Sub(now)
+	}
+	if e := s.checkOrgPolicyRotate(r, c, r.PathValue("id"), lifetime); e != nil {
+		return e
 	}
 	var idem *store.Idem
 	if k := r.Header.Get("Idempotency-Key"); k != "" {

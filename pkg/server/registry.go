@@ -21,6 +21,7 @@ type packageJSON struct {
 	Owner     string          `json:"owner"`
 	Metadata  json.RawMessage `json:"metadata"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	Org       string          `json:"org,omitempty"` // the organization it was handed to
 }
 
 func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
@@ -33,6 +34,10 @@ func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, c *Credentia
 		e.desc = "this key may not publish outside its namespaces"
 		return e
 	}
+	orgID, e := s.checkOrgPublish(r, c, name)
+	if e != nil {
+		return e
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		return errf(http.StatusRequestEntityTooLarge, "request_too_large", "the body is larger than %d bytes", maxBody)
@@ -41,7 +46,7 @@ func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, c *Credentia
 	if json.Unmarshal(body, &obj) != nil {
 		return badRequest("the body must be a JSON object of package metadata")
 	}
-	p := &store.Package{Name: name, UserID: c.User.ID, Metadata: body, UpdatedAt: s.now()}
+	p := &store.Package{Name: name, UserID: c.User.ID, Metadata: body, UpdatedAt: s.now(), OrgID: orgID}
 	scope, _, _ := strings.Cut(name, "/")
 	switch err := s.store.PutPackage(r.Context(), p, c.HasScope("npm:scope:write")); {
 	case errors.Is(err, store.ErrExists):
@@ -70,6 +75,6 @@ func (s *Server) getPackage(w http.ResponseWriter, r *http.Request, c *Credentia
 	if u, err := s.store.UserByID(r.Context(), p.UserID); err == nil {
 		owner = u.Name
 	}
-	writeJSON(w, http.StatusOK, packageJSON{Name: p.Name, Owner: owner, Metadata: p.Metadata, UpdatedAt: p.UpdatedAt})
+	writeJSON(w, http.StatusOK, packageJSON{Name: p.Name, Owner: owner, Metadata: p.Metadata, UpdatedAt: p.UpdatedAt, Org: s.orgSlug(r.Context(), p.OrgID)})
 	return nil
 }

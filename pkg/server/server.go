@@ -97,6 +97,7 @@ type Server struct {
 	refreshes atomic.Int64
 	usedMu    sync.Mutex
 	lastUse   map[string]time.Time // credential id -> last token:used write
+	orgs      orgState
 }
 
 // New builds a server over st.
@@ -137,6 +138,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
 	s.oauthRoutes()
 	s.jwtRoutes()
+	s.orgRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

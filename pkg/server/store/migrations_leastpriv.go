@@ -16,13 +16,9 @@ var leastPrivMigrations = []string{
 	-- a stored rotation answer belongs to the credential that asked first
 	ALTER TABLE idempotency ADD COLUMN credential TEXT NOT NULL DEFAULT '';
 	CREATE INDEX idempotency_created ON idempotency(created_at);
-	-- npm scopes (@acme-corp) belong to whoever claimed them
-	CREATE TABLE npm_scopes (
-		scope TEXT PRIMARY KEY,
-		user_id INTEGER NOT NULL REFERENCES users(id),
-		created_at INTEGER NOT NULL
-	);
-	INSERT OR IGNORE INTO npm_scopes (scope, user_id, created_at)
+	-- npm scopes (@acme-corp) belong to whoever claimed them: a user here,
+	-- or an organization (scope_owners, one owner per scope)
+	INSERT OR IGNORE INTO scope_owners (scope, user_id, claimed_at)
 		SELECT substr(name, 1, instr(name, '/') - 1), user_id, updated_at FROM packages ORDER BY updated_at;
 	CREATE INDEX oauth_tokens_expires ON oauth_tokens(expires_at);
 	CREATE INDEX oauth_codes_expires ON oauth_codes(expires_at);
