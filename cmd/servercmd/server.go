@@ -23,6 +23,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
 	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // Options of `server`.
@@ -43,6 +44,9 @@ type Options struct {
 	FailedLogins int
 	DeviceEvery  time.Duration
 	ScanningKeys string // --secret-scanning-keys
+	// trusted publishing
+	OIDCAudience   string   // --oidc-audience
+	TrustedIssuers []string // --trusted-issuers
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -87,6 +91,8 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
+	fl.StringVar(&opts.OIDCAudience, "oidc-audience", trustedpub.DefaultAudience, "the aud a CI job's ID token must carry to be exchanged (trusted publishing)")
+	fl.StringSliceVar(&opts.TrustedIssuers, "trusted-issuers", trustedpub.DefaultTrustedIssuers, "ID token issuers (https URLs) whose CI jobs may exchange their identity (trusted publishing)")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -136,6 +142,14 @@ func (o *Options) config() (server.Config, error) {
 			return cfg, cmdutil.UsageErrorf("--secret-scanning-keys %s: %s", o.ScanningKeys, err)
 		}
 	}
+	if strings.TrimSpace(o.OIDCAudience) == "" || strings.ContainsAny(o.OIDCAudience, " \t,") {
+		return cfg, cmdutil.UsageErrorf("invalid --oidc-audience %q: use one word, such as codesync", o.OIDCAudience)
+	}
+	iss, err := trustedpub.ParseTrustedIssuers(o.TrustedIssuers)
+	if err != nil {
+		return cfg, cmdutil.UsageErrorf("--trusted-issuers: %s", err)
+	}
+	cfg.TrustedPublishing = server.TrustedPublishing{Audience: o.OIDCAudience, TrustedIssuers: iss}
 	return cfg, nil
 }
 

@@ -117,7 +117,8 @@ const (
 
 // EventTypes lists every event type.
 var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
-	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased}
+	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased,
+	EventOIDCExchanged, EventOIDCRefused, EventPublisherAdded, EventPublisherRemoved}
 
 // Health is GET /v1/auth/health.
 type Health struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // Config sets the server's policy.
@@ -45,6 +46,8 @@ type Config struct {
 	// PurgeInterval is how often expired codes, tokens and stored answers
 	// are deleted (default 10 minutes).
 	PurgeInterval time.Duration
+	// TrustedPublishing configures the token exchange of CI identities.
+	TrustedPublishing TrustedPublishing
 }
 
 func (c *Config) defaults() {
@@ -98,12 +101,18 @@ type Server struct {
 	usedMu    sync.Mutex
 	lastUse   map[string]time.Time // credential id -> last token:used write
 	orgs      orgState
+	tp        *trustedpub.Verifier // nil: the token exchange is off (bad configuration, logged)
 }
 
 // New builds a server over st.
 func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
+	v, err := s.newVerifier()
+	if err != nil {
+		cfg.Logger.Error("trusted publishing is off", "error", err)
+	}
+	s.tp = v
 	s.routes()
 	return s
 }
@@ -139,6 +148,7 @@ func (s *Server) routes() {
 	s.oauthRoutes()
 	s.jwtRoutes()
 	s.orgRoutes()
+	s.trustedPubRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
