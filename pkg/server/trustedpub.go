@@ -360,7 +360,7 @@ func (s *Server) listPublishers(w http.ResponseWriter, r *http.Request, c *Crede
 		}
 		out = append(out, p)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, map[string]any{"trusted_publishers": out})
 	return nil
 }
 
