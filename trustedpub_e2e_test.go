@@ -90,7 +90,7 @@ func TestE2ETrustedPublishingGitHubActions(t *testing.T) {
 	// every command exchanges by itself: auth status says so
 	out, _ = mustCLI(t, env, 0, "auth", "status", "-o", "json")
 	var st struct {
-		User, Source, TokenType string `json:"-"`
+		User, Source, TokenType string            `json:"-"`
 		Claims                  map[string]string `json:"claims"`
 	}
 	var raw map[string]any

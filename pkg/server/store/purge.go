@@ -14,7 +14,9 @@ type Purged struct {
 }
 
 // Total is the number of rows deleted.
-func (p Purged) Total() int64 { return p.DeviceCodes + p.AuthCodes + p.OAuthTokens + p.Idempotency + p.TrustedPub }
+func (p Purged) Total() int64 {
+	return p.DeviceCodes + p.AuthCodes + p.OAuthTokens + p.Idempotency + p.TrustedPub
+}
 
 // Purge deletes what can no longer be used at now: device codes and
 // authorization codes expired for an hour (so a late poll still hears
