@@ -82,6 +82,11 @@ func TestE2ETrustedPublishingGitHubActions(t *testing.T) {
 		t.Fatalf("list: %v %s", err, out)
 	}
 
+	// completion offers the IDs
+	if out, _ := mustCLI(t, cliEnv(ts, alice), 0, "__complete", "trusted-publisher", "remove", ""); !strings.Contains(out, id+"\t@acme github acme/widgets") {
+		t.Fatalf("completion of IDs: %q", out)
+	}
+
 	// a CI job with only GitHub's variables (permissions: id-token: write)
 	job := fakeidp.GitHubClaims(fakeidp.GitHubJob{Repository: "acme/widgets", Workflow: "release.yml", Environment: "release", Ref: "refs/tags/v1.2.0", RunID: "777"})
 	reqURL, reqTok := idp.ActionsEnv(job)
