@@ -305,3 +305,62 @@ func TestE2ETrustedPublisherPermissions(t *testing.T) {
 	mustCLI(t, cliEnv(ts, bob), 2, "trusted-publisher", "add", "bobcorp", "--gitlab", "a/b")
 	mustCLI(t, cliEnv(ts, bob), 2, "trusted-publisher", "remove", "nope")
 }
+
+// The server's flags: the grant is listed by default, --trusted-issuers ''
+// turns it off, bad values are usage errors.
+func TestE2ETrustedPublishingServerFlags(t *testing.T) {
+	grants := func(extra ...string) []string {
+		t.Helper()
+		cmd := cli(t, nil, append([]string{"server", "--dev", "--addr", "127.0.0.1:0"}, extra...)...)
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), "CODESYNC_AUTH_TOKEN") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		base := ""
+		for _, l := range strings.Split(out.String(), "\n") {
+			if v, ok := strings.CutPrefix(l, "export CODESYNC_SERVER="); ok {
+				base = v
+			}
+		}
+		if base == "" {
+			t.Fatalf("server did not start: %s", errb.String())
+		}
+		_, _, body := call(t, "GET", base+"/.well-known/oauth-authorization-server", "", "")
+		var md struct {
+			Grants []string `json:"grant_types_supported"`
+		}
+		if err := json.Unmarshal(body, &md); err != nil {
+			t.Fatal(err)
+		}
+		return md.Grants
+	}
+	has := func(l []string) bool {
+		for _, g := range l {
+			if g == trustedpub.GrantTypeTokenExchange {
+				return true
+			}
+		}
+		return false
+	}
+	if g := grants(); !has(g) {
+		t.Fatalf("default server: grants %v lack the token exchange", g)
+	}
+	if g := grants("--trusted-issuers", "https://gitlab.example.com", "--oidc-audience", "registry"); !has(g) {
+		t.Fatalf("custom issuers: grants %v", g)
+	}
+	if g := grants("--trusted-issuers", ""); has(g) {
+		t.Fatalf("--trusted-issuers '': grants %v still list the token exchange", g)
+	}
+	for _, bad := range [][]string{{"--trusted-issuers", "http://ci.example.com"}, {"--oidc-audience", ""}, {"--oidc-audience", "a b"}} {
+		_, errOut, code := runCLI(t, nil, "", append([]string{"server", "--dev", "--addr", "127.0.0.1:0"}, bad...)...)
+		if code != 2 {
+			t.Errorf("server %v: exit %d, want 2: %s", bad, code, errOut)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (o *Options) config() (server.Config, error) {
 	if err != nil {
 		return cfg, cmdutil.UsageErrorf("--trusted-issuers: %s", err)
 	}
-	cfg.TrustedPublishing = server.TrustedPublishing{Audience: o.OIDCAudience, TrustedIssuers: iss}
+	cfg.TrustedPublishing = server.TrustedPublishing{Audience: o.OIDCAudience, TrustedIssuers: iss, Disabled: len(iss) == 0}
 	return cfg, nil
 }
 

@@ -108,7 +108,7 @@ type Server struct {
 func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
-	v, err := s.newVerifier()
+	v, err := s.newVerifier() // nil when off
 	if err != nil {
 		cfg.Logger.Error("trusted publishing is off", "error", err)
 	}

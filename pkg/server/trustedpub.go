@@ -35,6 +35,8 @@ type TrustedPublishing struct {
 	TrustedIssuers []string
 	TokenLifetime  time.Duration
 	HTTPClient     *http.Client // fetches discovery documents and key sets
+	// Disabled turns the token exchange off (server --trusted-issuers '').
+	Disabled bool
 }
 
 // oidcTokenPrefix starts every exchanged token.
@@ -49,6 +51,9 @@ func (s *Server) trustedPubRoutes() {
 // newVerifier builds the server's verifier over the store's replay guard.
 func (s *Server) newVerifier() (*trustedpub.Verifier, error) {
 	tp := s.cfg.TrustedPublishing
+	if tp.Disabled {
+		return nil, nil
+	}
 	return trustedpub.NewVerifier(trustedpub.Config{
 		Audience: tp.Audience, TrustedIssuers: tp.TrustedIssuers, TokenLifetime: tp.TokenLifetime,
 		HTTPClient: tp.HTTPClient, Replay: storeReplay{s}, Now: s.now,
