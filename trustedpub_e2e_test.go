@@ -306,7 +306,7 @@ func TestE2ETrustedPublisherPermissions(t *testing.T) {
 	mustCLI(t, cliEnv(ts, bob), 2, "trusted-publisher", "remove", "nope")
 }
 
-// The server's flags: the grant is listed by default, --trusted-issuers ”
+// The server's flags: the grant is listed by default, an empty --trusted-issuers
 // turns it off, bad values are usage errors.
 func TestE2ETrustedPublishingServerFlags(t *testing.T) {
 	grants := func(extra ...string) []string {
