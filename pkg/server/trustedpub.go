@@ -135,11 +135,11 @@ func (s *Server) grantTokenExchange(w http.ResponseWriter, r *http.Request, f ur
 	// the same ceiling rule as every other credential: the publisher's
 	// ceiling (scopes, namespaces, expiry) and the organizations' rules
 	grant, pe, e := s.checkCeiling(c, policy.Request{Grant: policy.Grant{Scopes: trustedpub.GrantedScopes, Namespaces: ns, ExpiresAt: g.ExpiresAt}})
+	if e != nil && pe == nil {
+		return e // the store failed, not the caller
+	}
 	if e != nil {
-		ref := &trustedpub.Refusal{Reason: "ceiling", Detail: "the exchanged token would exceed its ceiling", Claims: &g.Claims}
-		if pe != nil {
-			ref.Detail = pe.Msg
-		}
+		ref := &trustedpub.Refusal{Reason: "ceiling", Detail: pe.Msg, Claims: &g.Claims}
 		s.recordExchangeRefusal(r, ref)
 		return s.answerRefusal(w, ref)
 	}
