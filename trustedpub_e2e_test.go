@@ -10,6 +10,7 @@ import (
 
 	"github.com/codesync/codesync-cli/internal/fakeidp"
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/trustedpub"
@@ -362,5 +363,35 @@ func TestE2ETrustedPublishingServerFlags(t *testing.T) {
 		if code != 2 {
 			t.Errorf("server %v: exit %d, want 2: %s", bad, code, errOut)
 		}
+	}
+}
+
+// The exchange goes through the same ceiling rule as keys, with the
+// server's organization rules: a rule that refuses short-lived publishing
+// grants refuses the exchange, recorded as such.
+func TestE2ETrustedPublishingBoundByTheCeilingRules(t *testing.T) {
+	idp := fakeidp.New(t) // stands in for GitHub's issuer
+	refuseShort := policy.RuleFunc(func(c policy.Ceiling, g policy.Grant, narrow bool) (policy.Grant, error) {
+		if !g.ExpiresAt.IsZero() && time.Until(g.ExpiresAt) < 2*time.Hour {
+			return policy.Grant{}, &policy.Error{Code: policy.CodePolicyViolation, Limit: "test-policy", Msg: "test-policy: nothing shorter than 2h"}
+		}
+		return g, nil
+	})
+	ts := startServer(t, server.Config{Rules: []policy.Rule{refuseShort}, TrustedPublishing: server.TrustedPublishing{TrustedIssuers: []string{idp.Issuer()}}})
+	alice := mintKey(t, ts, "alice", model.EnvProduction, "registry:publish", "registry:read", "npm:scope:write", "audit:read")
+	if status, _, body := call(t, "PUT", ts.URL+"/v1/registry/packages/@acme/seed", alice, `{"version":"0.0.1"}`); status != 200 {
+		t.Fatalf("claiming @acme: %d %s", status, body)
+	}
+	addPublisher(t, ts, alice, "@acme", "--github", "acme/widgets", "--workflow", "release.yml", "--issuer", idp.Issuer())
+	idTok, _ := idp.Mint(fakeidp.GitHubClaims(fakeidp.GitHubJob{Repository: "acme/widgets", Workflow: "release.yml"}))
+	_, errOut := mustCLI(t, ciEnv(t, ts, "CODESYNC_ID_TOKEN="+idTok), 4, "auth", "token", "--oidc")
+	if !strings.Contains(errOut, "ceiling") {
+		t.Fatalf("refusal: %s", errOut)
+	}
+	if ev := events(t, ts, model.EventOIDCRefused); len(ev) != 1 || !strings.Contains(ev[0].Detail, "test-policy") {
+		t.Fatalf("refusal events: %+v", ev)
+	}
+	if ex := events(t, ts, model.EventOIDCExchanged); len(ex) != 0 {
+		t.Fatalf("an exchange was recorded: %+v", ex)
 	}
 }
