@@ -105,7 +105,7 @@ func (p *GitHubProvider) Exchange(ctx context.Context, code, verifier, _ string)
 	return id, ghCredential(tok), nil
 }
 
-// RecheckInterval implements Provider.
+// Recheck implements Provider.
 func (p *GitHubProvider) Recheck(ctx context.Context, subject, credential string) (Identity, string, error) {
 	var access string
 	switch {
