@@ -39,7 +39,7 @@ type GitHubProvider struct {
 func NewGitHubProvider(cfg ProviderConfig, opts Options) *GitHubProvider {
 	c := opts.HTTPClient
 	if c == nil {
-		c = &http.Client{Timeout: 30 * time.Second}
+		c = DefaultHTTPClient()
 	}
 	base := strings.TrimRight(cfg.GitHubURL, "/")
 	return &GitHubProvider{

@@ -35,7 +35,8 @@ type recordedGitHub struct {
 	codes        map[string]ghCode
 	tokens       map[string]bool // access token -> valid
 	removedTeams map[string]bool // team slugs the user was removed from
-	n            int
+	expiring     bool            // "expiring user tokens": refresh tokens, rotated
+	refresh      map[string]bool // refresh token -> valid
 }
 
 type ghCode struct {
@@ -44,7 +45,7 @@ type ghCode struct {
 
 func newRecordedGitHub(t *testing.T) *recordedGitHub {
 	f := &recordedGitHub{t: t, secret: randomString(20), codes: map[string]ghCode{},
-		tokens: map[string]bool{}, removedTeams: map[string]bool{}}
+		tokens: map[string]bool{}, removedTeams: map[string]bool{}, refresh: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
 	mux.HandleFunc("POST /login/oauth/access_token", f.accessToken)
@@ -76,7 +77,6 @@ func (f *recordedGitHub) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.n++
 	code := "fakecode" + randomString(10)
 	f.codes[code] = ghCode{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge")}
 	f.mu.Unlock()
@@ -92,23 +92,52 @@ func (f *recordedGitHub) accessToken(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("error=incorrect_client_credentials&error_description=The+client_id+and%2For+client_secret+passed+are+incorrect."))
 		return
 	}
+	if r.PostForm.Get("grant_type") == "refresh_token" {
+		f.mu.Lock()
+		ok := f.refresh[r.PostForm.Get("refresh_token")]
+		delete(f.refresh, r.PostForm.Get("refresh_token"))
+		f.mu.Unlock()
+		if !ok {
+			w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+			w.Write([]byte("error=bad_refresh_token&error_description=The+refresh+token+passed+is+incorrect+or+expired."))
+			return
+		}
+		f.issue(w)
+		return
+	}
 	f.mu.Lock()
 	c, ok := f.codes[r.PostForm.Get("code")]
 	delete(f.codes, r.PostForm.Get("code"))
 	f.mu.Unlock()
 	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-	if !ok || c.redirect != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
+	if r.PostForm.Get("grant_type") != "authorization_code" || !ok || c.redirect != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(f.fixture("bad_verification_code.json")) // GitHub answers 200
 		return
 	}
+	f.issue(w)
+}
+
+func (f *recordedGitHub) issue(w http.ResponseWriter) {
 	tok := "gho_" + randomString(27)
+	v := url.Values{"access_token": {tok}, "scope": {"read:org,read:user,user:email"}, "token_type": {"bearer"}}
 	f.mu.Lock()
 	f.tokens[tok] = true
+	if f.expiring {
+		v.Set("access_token", "ghu_"+randomString(27))
+		delete(f.tokens, tok)
+		f.tokens[v.Get("access_token")] = true
+		rt := "ghr_" + randomString(60)
+		f.refresh[rt] = true
+		v.Set("expires_in", "28800")
+		v.Set("refresh_token", rt)
+		v.Set("refresh_token_expires_in", "15811200")
+		v.Set("scope", "")
+	}
 	f.mu.Unlock()
 	// Without "Accept: application/json" GitHub answers form-encoded.
 	w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	w.Write([]byte(url.Values{"access_token": {tok}, "scope": {"read:org,read:user,user:email"}, "token_type": {"bearer"}}.Encode()))
+	w.Write([]byte(v.Encode()))
 }
 
 func (f *recordedGitHub) authorized(w http.ResponseWriter, r *http.Request) bool {
@@ -323,5 +352,73 @@ func TestGitHubRecordedFakeWrongSecret(t *testing.T) {
 	_, err := flow.Callback(context.Background(), p, q, binding)
 	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "incorrect_client_credentials") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong client secret: %v", err)
+	}
+}
+
+// TestGitHubRecordedFakeExpiringTokens: with GitHub's expiring user tokens
+// the refresh token is kept, Recheck refreshes (GitHub rotates it), and a
+// used refresh token is refused.
+func TestGitHubRecordedFakeExpiringTokens(t *testing.T) {
+	gh := newRecordedGitHub(t)
+	gh.expiring = true
+	cfg := gh.config(t)
+	providers, _ := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
+	p := providers.Get("gh")
+	flow := &Flow{Store: NewMemoryStateStore()}
+	ctx := context.Background()
+	q, binding := githubSignIn(t, flow, p)
+	res, err := flow.Callback(ctx, p, q, binding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.RefreshToken, "refresh:ghr_") {
+		t.Fatalf("kept credential %q", res.RefreshToken)
+	}
+	id, next, err := p.Recheck(ctx, "583231", res.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Username != "octocat" || !strings.HasPrefix(next, "refresh:ghr_") || next == res.RefreshToken {
+		t.Fatalf("after refresh: %+v %q", id, next)
+	}
+	_, _, err = p.Recheck(ctx, "583231", res.RefreshToken)
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "bad_refresh_token") || strings.Contains(err.Error(), "ghr_") {
+		t.Fatalf("used refresh token: %v", err)
+	}
+}
+
+// TestUpstreamRedirectsNotFollowed: a token endpoint answering 307 does not
+// get the code, verifier and client secret re-sent elsewhere.
+func TestUpstreamRedirectsNotFollowed(t *testing.T) {
+	var leaked sync.Mutex
+	got := 0
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Lock()
+		got++
+		leaked.Unlock()
+	}))
+	defer elsewhere.Close()
+	gh := newRecordedGitHub(t)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login/oauth/access_token" {
+			http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+			return
+		}
+		gh.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer redirecting.Close()
+	cfg := gh.config(t)
+	cfg.IdentityProviders[0].GitHubURL = redirecting.URL
+	providers, _ := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
+	p := providers.Get("gh")
+	flow := &Flow{Store: NewMemoryStateStore()}
+	q, binding := githubSignIn(t, flow, p)
+	if _, err := flow.Callback(context.Background(), p, q, binding); err == nil {
+		t.Fatal("sign-in succeeded through a redirecting token endpoint")
+	}
+	leaked.Lock()
+	defer leaked.Unlock()
+	if got != 0 {
+		t.Fatalf("the token request was re-sent to the redirect target (%d requests)", got)
 	}
 }

@@ -35,7 +35,7 @@ type OIDCProvider struct {
 func NewOIDCProvider(cfg ProviderConfig, opts Options) *OIDCProvider {
 	c := opts.HTTPClient
 	if c == nil {
-		c = &http.Client{Timeout: 30 * time.Second}
+		c = DefaultHTTPClient()
 	}
 	return &OIDCProvider{cfg: cfg, redirect: RedirectURI(opts.ServerURL, cfg.ID), client: c}
 }

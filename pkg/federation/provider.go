@@ -60,9 +60,19 @@ type Options struct {
 	// ServerURL is the public base URL of the server; the redirect URI
 	// registered upstream is ServerURL + "/auth/callback/" + ID.
 	ServerURL string
-	// HTTPClient makes the upstream requests (default: a client with a
-	// 30-second timeout).
+	// HTTPClient makes the upstream requests (default: DefaultHTTPClient).
 	HTTPClient *http.Client
+}
+
+// DefaultHTTPClient is the client for upstream requests: a 30-second
+// timeout, and no redirects followed, so a token endpoint that answers 307
+// cannot make the server send a code, a refresh token or the client secret
+// to another place.
+func DefaultHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // RedirectURI is the callback URL to register at provider id.
@@ -87,7 +97,7 @@ func NewProviders(cfg *Config, opts Options) (*Providers, error) {
 		return nil, errors.New("federation: the server URL is required for the redirect URIs")
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		opts.HTTPClient = DefaultHTTPClient()
 	}
 	ps := &Providers{}
 	for _, pc := range cfg.IdentityProviders {
