@@ -127,7 +127,9 @@ func (p *OIDCProvider) Exchange(ctx context.Context, code, verifier, nonce strin
 
 // Recheck implements Provider: a refresh_token grant (the provider refuses
 // it for a disabled account or a revoked token), then the groups from the
-// refreshed ID token or the userinfo endpoint.
+// refreshed ID token or the userinfo endpoint. On any error the kept refresh
+// token may already be used up (rotation): the session ends and the person
+// signs in again.
 func (p *OIDCProvider) Recheck(ctx context.Context, subject, refreshToken string) (Identity, string, error) {
 	if refreshToken == "" {
 		return Identity{}, "", ErrNoRefreshToken

@@ -26,6 +26,9 @@ var (
 	ErrStateExpired  = errors.New("federation: the sign-in took too long; start again")
 	ErrStateMismatch = errors.New("federation: the sign-in was started in another browser or for another provider")
 	ErrBadReturn     = errors.New("federation: return must be a path on this server")
+	// ErrUnknownProvider: Start or Callback got a nil Provider (an id that
+	// Providers.Get does not know); the server answers 404.
+	ErrUnknownProvider = errors.New("federation: unknown identity provider")
 )
 
 // PendingLogin is what the server keeps between /auth/start and
@@ -121,6 +124,9 @@ func bindingHash(binding string) string {
 // /auth/callback/) and hand back to Callback: a callback in a browser that
 // did not start the sign-in is refused (login CSRF).
 func (f *Flow) Start(ctx context.Context, p Provider, returnPath string) (authURL, binding string, err error) {
+	if p == nil {
+		return "", "", ErrUnknownProvider
+	}
 	ret, err := ValidateReturn(returnPath)
 	if err != nil {
 		return "", "", err
@@ -174,6 +180,9 @@ func (e *UpstreamError) Error() string {
 // the binding cookie Start returned. The state is consumed whatever the
 // outcome, so it cannot be replayed.
 func (f *Flow) Callback(ctx context.Context, p Provider, query url.Values, binding string) (CallbackResult, error) {
+	if p == nil {
+		return CallbackResult{}, ErrUnknownProvider
+	}
 	state := query.Get("state")
 	if state == "" {
 		return CallbackResult{}, ErrStateUnknown

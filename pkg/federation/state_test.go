@@ -127,6 +127,15 @@ func TestFlow(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown provider", func(t *testing.T) {
+		if _, _, err := flow.Start(ctx, nil, "/"); !errors.Is(err, ErrUnknownProvider) {
+			t.Fatalf("start: %v", err)
+		}
+		if _, err := flow.Callback(ctx, nil, url.Values{"state": {"x"}}, "b"); !errors.Is(err, ErrUnknownProvider) {
+			t.Fatalf("callback: %v", err)
+		}
+	})
+
 	t.Run("bad return refused at start", func(t *testing.T) {
 		if _, _, err := flow.Start(ctx, p, "https://evil.example/"); !errors.Is(err, ErrBadReturn) {
 			t.Fatalf("bad return: %v", err)
