@@ -51,4 +51,7 @@ var laterMigrations = []string{
 		created_at INTEGER NOT NULL
 	);
 	CREATE INDEX jwt_keys_user ON jwt_keys(user_id, seq);`,
+	// 4: key list index (issue 16): a user's usable keys (unrevoked, found
+	// by expiry) without walking their revoked and expired ones
+	`CREATE INDEX api_keys_usable ON api_keys(user_id, expires_at) WHERE revoked_at IS NULL;`,
 }
