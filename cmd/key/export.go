@@ -97,7 +97,7 @@ func exportRun(o *AuditExportOptions) error {
 	if err != nil {
 		return cmdutil.Errorf("cannot write %s: %s", o.OutputFile, err)
 	}
-	defer f.Abort() // an interrupted export leaves the old file as it was
+	defer f.Abort()         // an interrupted export leaves the old file as it was
 	if crashpoint.Enabled { // test builds only: a release build has no hook here
 		src = io.TeeReader(src, crashAfter{})
 	}
