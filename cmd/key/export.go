@@ -97,8 +97,10 @@ func exportRun(o *AuditExportOptions) error {
 	if err != nil {
 		return cmdutil.Errorf("cannot write %s: %s", o.OutputFile, err)
 	}
-	defer f.Abort()         // an interrupted export leaves the old file as it was
-	if crashpoint.Enabled { // test builds only: a release build has no hook here
+	defer f.Abort() // an interrupted export leaves the old file as it was
+
+	// test builds only (-tags crashpoints): a release build has no hook here
+	if crashpoint.Enabled {
 		src = io.TeeReader(src, crashAfter{})
 	}
 	n, err := io.Copy(f, src)
