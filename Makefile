@@ -43,7 +43,7 @@ fuzz:
 # -tags crashpoints compiles in the kill points of the crash-safety tests
 # (internal/crashpoint); release builds never have them.
 unit:
-	$(GO) test -race -count=1 -tags crashpoints ./...
+	$(GO) test -race -count=1 -timeout 30m -tags crashpoints ./...
 
 # The keyring tests need a real Secret Service: scripts/with-keyring.sh starts
 # gnome-keyring in a private D-Bus session. Where it is missing (a laptop
