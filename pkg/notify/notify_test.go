@@ -56,7 +56,7 @@ func TestDueWalk14Days(t *testing.T) {
 		"k10/14d":     "+0s",
 		"k10/3d":      "+173h0m0s", // 7 days 5 hours
 		"k10/0d":      "+245h0m0s",
-		"k2/3d":       "+0s",       // 14d superseded, not sent late
+		"k2/3d":       "+0s", // 14d superseded, not sent late
 		"k2/0d":       "+48h0m0s",
 		"justgone/0d": "+0s",
 		"revmid/14d":  "+0s", // then revoked: no 3d, no 0d
