@@ -280,7 +280,7 @@ func TestNewConfig(t *testing.T) {
 		{URL: "smtp://user:pw@mail.example.com:587", Password: "pw", From: "a@example.com"},
 		{URL: "http://mail.example.com", From: "a@example.com"},
 		{URL: "smtp://user@mail.example.com:587", From: "a@example.com"}, // user, no password
-		{URL: "smtp://mail.example.com:587"},                            // no from
+		{URL: "smtp://mail.example.com:587"},                             // no from
 		{URL: "smtp://mail.example.com:587", From: "not an address"},
 		{URL: "smtp://mail.example.com:99999", From: "a@example.com"},
 		{URL: "smtp:///", From: "a@example.com"},
