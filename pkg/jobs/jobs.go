@@ -244,8 +244,9 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[WebhookDeliver
 	}
 	var cancel *rivertype.JobCancelError
 	permanent := errors.As(err, &cancel)
-	// Give up when the next try would fall outside the window.
-	if permanent || w.now().Add(w.backoff(job.Attempt)).Sub(job.CreatedAt) > w.window {
+	// Give up when the next try would fall outside the window (or River's
+	// attempt limit is reached, which the window normally comes before).
+	if permanent || job.Attempt >= job.MaxAttempts || w.now().Add(w.backoff(job.Attempt)).Sub(job.CreatedAt) > w.window {
 		if ferr := w.h.WebhookFailing(ctx, job.Args, err); ferr != nil {
 			return ferr // retried; WebhookFailing must be idempotent
 		}

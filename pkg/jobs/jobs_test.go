@@ -464,3 +464,22 @@ func TestPostgresThreeReplicasExactlyOnce(t *testing.T) {
 	}
 	t.Logf("deliveries per replica: %v", by)
 }
+
+// TestRetentionOutlastsNotices: the never-twice rule rests on finished notice
+// jobs being kept longer than a notice stays due (14d until the 3d threshold;
+// 0d for notify.ExpiredWindow).
+func TestRetentionOutlastsNotices(t *testing.T) {
+	cfg := Config{InsertOnly: true}
+	if err := cfg.defaults(true); err != nil {
+		t.Fatal(err)
+	}
+	rc := cfg.riverConfig()
+	longest := max(notify.Before14d.Lead()-notify.Before3d.Lead(), notify.ExpiredWindow)
+	for name, d := range map[string]time.Duration{
+		"completed": rc.CompletedJobRetentionPeriod, "cancelled": rc.CancelledJobRetentionPeriod, "discarded": rc.DiscardedJobRetentionPeriod,
+	} {
+		if d <= longest {
+			t.Errorf("%s jobs kept %s, not longer than a notice stays due (%s)", name, d, longest)
+		}
+	}
+}
