@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/codesync/codesync-cli/pkg/notify"
+	"github.com/codesync/codesync-cli/pkg/webhook"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -52,10 +53,12 @@ func (ExpiryNotice) Kind() string { return KindExpiryNotice }
 
 // allStates makes a job unique in every state: once enqueued, the same
 // (key, threshold) is never enqueued again while the row is kept.
-var allStates = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted,
-	rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+func allStates() []rivertype.JobState {
+	return []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted,
+		rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}
 }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
@@ -63,7 +66,7 @@ func (ExpiryNotice) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       QueueNotices,
 		MaxAttempts: 20, // River's backoff: about 2 days of retries
-		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: allStates},
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: allStates()},
 	}
 }
 
@@ -172,10 +175,10 @@ func (c *Config) defaults(sqlite bool) error {
 		return fmt.Errorf("jobs: RescueAfter (%s) must be at least JobTimeout (%s)", c.RescueAfter, c.JobTimeout)
 	}
 	if c.Backoff == nil {
-		c.Backoff = defaultBackoff
+		c.Backoff = webhook.Backoff
 	}
 	if c.RetryWindow <= 0 {
-		c.RetryWindow = defaultRetryWindow
+		c.RetryWindow = webhook.RetryWindow
 	}
 	if c.Retention <= 0 {
 		c.Retention = DefaultRetention

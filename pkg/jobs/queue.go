@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/codesync/codesync-cli/pkg/notify"
-	"github.com/codesync/codesync-cli/pkg/webhook"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -17,11 +16,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-)
-
-var (
-	defaultBackoff     = webhook.Backoff
-	defaultRetryWindow = webhook.RetryWindow
 )
 
 // Queue is a River client on one database. TTx is the driver's transaction
@@ -188,7 +182,7 @@ func (q *Queue[TTx]) Get(ctx context.Context, id int64) (Job, error) {
 
 // List returns the jobs of a kind (newest first, at most 1000).
 func (q *Queue[TTx]) List(ctx context.Context, kind string) ([]Job, error) {
-	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(kind).States(allStates...).First(1000))
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(kind).States(allStates()...).First(1000))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}

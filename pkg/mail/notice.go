@@ -18,9 +18,10 @@ type Notice struct {
 	Server    string // the server's URL, for the --server hint (optional)
 }
 
-var noticeTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-}).Parse(`
+// noticeText holds the notice templates; parsed per notice (rare) rather than
+// at start-up, which keeps them off the binary's start-up path.
+const noticeText = `
+
 {{- define "soon" -}}
 Your CodeSync API key expires in {{.Days}}.
 
@@ -54,7 +55,13 @@ is refused). If something still needs it, create a replacement:
 This notice was sent by the CodeSync server{{if .Server}} at {{.Server}}{{end}} because you own this key.
 You get it 14 days and 3 days before expiry, and at expiry.
 {{end -}}
-`))
+`
+
+func noticeTemplates() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	}).Parse(noticeText))
+}
 
 type noticeData struct {
 	Notice
@@ -79,10 +86,10 @@ func RenderNotice(n Notice) (subject, body string, err error) {
 	case notify.Before14d, notify.Before3d:
 		d.Days = map[notify.Threshold]string{notify.Before14d: "14 days", notify.Before3d: "3 days"}[n.Threshold]
 		subject = fmt.Sprintf("CodeSync API key %q expires in %s", n.KeyName, d.Days)
-		err = noticeTemplates.ExecuteTemplate(&b, "soon", d)
+		err = noticeTemplates().ExecuteTemplate(&b, "soon", d)
 	default:
 		subject = fmt.Sprintf("CodeSync API key %q has expired", n.KeyName)
-		err = noticeTemplates.ExecuteTemplate(&b, "expired", d)
+		err = noticeTemplates().ExecuteTemplate(&b, "expired", d)
 	}
 	return subject, b.String(), err
 }

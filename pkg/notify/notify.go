@@ -23,11 +23,8 @@ const (
 	Expired Threshold = "0d"
 )
 
-// Thresholds lists the notices from the earliest to the latest.
-var thresholds = [...]Threshold{Before14d, Before3d, Expired}
-
 // Thresholds returns the notices from the earliest to the latest.
-func Thresholds() []Threshold { return thresholds[:] }
+func Thresholds() []Threshold { return []Threshold{Before14d, Before3d, Expired} }
 
 // Lead is how long before expiry the notice is due.
 func (t Threshold) Lead() time.Duration {
@@ -99,7 +96,7 @@ func Due(keys []Key, now time.Time) []Notice {
 			continue
 		}
 		var due Threshold
-		for _, t := range thresholds {
+		for _, t := range Thresholds() {
 			if !now.Before(k.ExpiresAt.Add(-t.Lead())) {
 				due = t
 			}
@@ -123,7 +120,7 @@ func NextCheck(keys []Key, now time.Time) time.Time {
 		if k.Status != StatusActive || k.ExpiresAt.IsZero() {
 			continue
 		}
-		for _, t := range thresholds {
+		for _, t := range Thresholds() {
 			at := k.ExpiresAt.Add(-t.Lead())
 			if at.After(now) && (next.IsZero() || at.Before(next)) {
 				next = at
