@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -560,14 +562,39 @@ func (a *apiSession) exercise(ts *testServer) {
 // for the operation, its content type is one of the documented ones, its
 // body validates against the documented schema (each line, for ndjson), and
 // the documented required headers are present.
+// exerciseLeaks drives POST /v1/keys/check and a signed secret-scanning report.
+func (a *apiSession) exerciseLeaks(dev string, reporter *ecdsa.PrivateKey) {
+	h := sha256.Sum256([]byte(dev))
+	a.json("POST", "/v1/keys/check", "/v1/keys/check", dev, map[string]any{"sha256": []string{fmt.Sprintf("%x", h), strings.Repeat("0", 64)}}, 200)
+	a.json("POST", "/v1/keys/check", "/v1/keys/check", dev, map[string]any{"sha256": []string{"xyz"}}, 400)
+	body := []byte(`[{"token":"csy_dev_notarealtoken","type":"codesync_api_key","url":"https://example.com/x","source":"content"}]`)
+	d := sha256.Sum256(body)
+	sig, err := ecdsa.SignASN1(rand.Reader, reporter, d[:])
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if s := a.do("POST", "/v1/secret-scanning/report", "/v1/secret-scanning/report", "", bytes.NewReader(body), "application/json",
+		"GITHUB-PUBLIC-KEY-IDENTIFIER", "test-key", "GITHUB-PUBLIC-KEY-SIGNATURE", base64.StdEncoding.EncodeToString(sig)); s.status != 200 {
+		a.t.Fatalf("signed report: %d %s", s.status, s.body)
+	}
+	a.do("POST", "/v1/secret-scanning/report", "/v1/secret-scanning/report", "", bytes.NewReader(body), "application/json",
+		"GITHUB-PUBLIC-KEY-IDENTIFIER", "other-key", "GITHUB-PUBLIC-KEY-SIGNATURE", base64.StdEncoding.EncodeToString(sig))
+}
+
 func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	spec := loadSpec(t)
 	// the dev key's rate (10/s) would cut the session short
-	ts := startServer(t, server.Config{DeviceInterval: time.Second, DevRate: 1000})
+	reporter, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, server.Config{DeviceInterval: time.Second, DevRate: 1000,
+		SecretScanningKeys: server.ScanningKeys{"test-key": &reporter.PublicKey}})
 	jar, _ := cookiejar.New(nil)
 	a := &apiSession{t: t, base: ts.URL, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	a.exercise(ts)
+	a.exerciseLeaks(ts.Token, reporter)
 
 	// rate limits: a second server with a tiny anonymous rate
 	slow := startServer(t, server.Config{AnonRate: 1})

@@ -2,7 +2,8 @@
 # make bench: performance figures, each as a ratio against a baseline measured
 # in the same run (these machines are noisy). Prints a Markdown table.
 # Needs: go, curl, GNU time (/usr/bin/time). Takes a few minutes (it seeds
-# 100,000 keys and 1,000,000 events).
+# 100,000 keys and 1,000,000 events, and writes a 1 GiB tree for the scan
+# measure: BENCH_SCAN_SIZE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${BENCH_KEYS:-100000}
@@ -82,3 +83,5 @@ srss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 echo "| server peak RSS after all exports ($KEYS keys, $EVENTS events) | $(( srss / 1024 )) MiB | target < 64 MiB | |"
 
 go run ./bench/load -c 50 -d 5s
+
+bench/scan.sh "$BIN"

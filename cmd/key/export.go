@@ -12,6 +12,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/api"
 	"github.com/codesync/codesync-cli/pkg/atomicfile"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 )
 
@@ -89,6 +90,11 @@ func exportRun(o *AuditExportOptions) error {
 		defer stop()
 		src = p
 	}
+	if o.Export.Format == "csv" {
+		// escape formula cells again here: a file auditors open in a
+		// spreadsheet must be safe whatever server wrote it
+		src = csvSafe(src)
+	}
 	if o.OutputFile == "" {
 		_, err = io.Copy(ios.Out, src)
 		return err
@@ -107,6 +113,16 @@ func exportRun(o *AuditExportOptions) error {
 	}
 	fmt.Fprintf(ios.ErrOut, "Wrote %s (%s).\n", o.OutputFile, humanBytes(n))
 	return nil
+}
+
+// csvSafe streams CSV from r with every formula cell escaped (csvsafe).
+func csvSafe(r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := csvsafe.Copy(pw, r)
+		pw.CloseWithError(err)
+	}()
+	return pr
 }
 
 // progress reports bytes read on a terminal, from the first second on.

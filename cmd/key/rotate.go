@@ -54,6 +54,9 @@ a network failure never creates a second replacement.`,
 			if opts.Expires, err = keyrules.ParseExpiry(expires); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
+			if !cmd.Flags().Changed("expires") {
+				opts.Expires = 0 // the server's default, cut to the rotating credential's expiry
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -61,7 +64,7 @@ a network failure never creates a second replacement.`,
 		},
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (0 revokes it now)")
-	cmd.Flags().StringVar(&expires, "expires", "90d", "lifetime of the new key (1h to 365d)")
+	cmd.Flags().StringVar(&expires, "expires", "90d", "lifetime of the new key (1h to 365d; never past the rotating credential's expiry)")
 	return cmd
 }
 

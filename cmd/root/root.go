@@ -10,6 +10,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/health"
 	"github.com/codesync/codesync-cli/cmd/jwtcmd"
 	"github.com/codesync/codesync-cli/cmd/key"
+	"github.com/codesync/codesync-cli/cmd/scan"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
@@ -76,6 +77,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		health.NewCmdHealth(f, nil),
 		jwtcmd.NewCmdJWT(f),
 		servercmd.NewCmdServer(f, nil),
+		scan.NewCmdScan(f, nil),
 	)
 	// help topics: `codesync-cli help environment`, `help exit-codes`
 	for _, t := range HelpTopics() {

@@ -40,6 +40,12 @@ func HelpTopics() []HelpTopic {
 				{"CODESYNC_AUTH_TOKEN", "The credential to use: an API key (csy_prod_…, csy_dev_…), an OAuth access token or a JWT. " +
 					"It beats any stored login, skips the keyring entirely and is never written anywhere. " +
 					"This is how CI pipelines authenticate."},
+				{"CODESYNC_ID_TOKEN", "Trusted publishing: an OpenID Connect ID token of the CI job (GitLab CI's id_tokens:), " +
+					"exchanged at the server for a token that lives minutes when CODESYNC_AUTH_TOKEN is unset. " +
+					"Nothing is stored. See docs/trusted-publishing.md."},
+				{"ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN", "Trusted publishing on GitHub Actions " +
+					"(set by GitHub for jobs with 'permissions: id-token: write'): the CLI asks for an ID token with audience " +
+					"codesync and exchanges it as for CODESYNC_ID_TOKEN."},
 				{"CODESYNC_SERVER", "API base URL (default https://api.codesync.de); --server beats it. " +
 					"Credentials are only sent over https://, or http:// to a loopback address."},
 				{"CODESYNC_PROFILE", "Configuration profile (default \"default\"); --profile beats it."},

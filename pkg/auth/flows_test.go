@@ -49,27 +49,33 @@ func deviceServer(t *testing.T, clk *fakeClock) (*auth.Metadata, *httptest.Serve
 }
 
 // TestDevicePollingObeysSlowDown: a client that polls faster than the server
-// allows gets slow_down, adds 5 s each time, and after repeated slow_down
-// stops with a message naming clock drift.
+// allows (a drifting clock) gets slow_down, adds 5 s each time, warns once
+// that the clock probably drifts, and keeps polling (RFC 8628 §3.5).
 func TestDevicePollingObeysSlowDown(t *testing.T) {
 	clk := &fakeClock{t: time.Now()}
 	m, ts := deviceServer(t, clk)
 	var waits []time.Duration
 	var sb strings.Builder
-	_, err := auth.DeviceFlow(context.Background(), m, auth.FlowOptions{
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := auth.DeviceFlow(ctx, m, auth.FlowOptions{
 		HTTPClient: ts.Client(), Stderr: &sb, Getenv: func(string) string { return "" },
 		PollMargin: -4 * time.Second, // 1 s: four seconds too fast
+		Now:        clk.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			waits = append(waits, d)
+			if len(waits) > 6 {
+				cancel()
+				return ctx.Err()
+			}
 			return clk.Sleep(ctx, d)
 		},
 	})
-	var le *auth.LoginError
-	if !errors.As(err, &le) || le.Code != "slow_down" || !strings.Contains(le.Msg, "clock") {
-		t.Fatalf("want the clock-drift stop, got %v", err)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want to keep polling through slow_down, got %v", err)
 	}
 	// the first poll is on time (pending); each later one is early: +5 s each
-	want := []time.Duration{time.Second, time.Second, 6 * time.Second, 11 * time.Second}
+	want := []time.Duration{time.Second, time.Second, 6 * time.Second, 11 * time.Second, 16 * time.Second, 21 * time.Second, 26 * time.Second}
 	if len(waits) != len(want) {
 		t.Fatalf("waits %v, want %v", waits, want)
 	}
@@ -77,6 +83,9 @@ func TestDevicePollingObeysSlowDown(t *testing.T) {
 		if waits[i] != want[i] {
 			t.Fatalf("waits %v, want %v (+5 s per slow_down)", waits, want)
 		}
+	}
+	if strings.Count(sb.String(), "warning:") != 1 || !strings.Contains(sb.String(), "clock") {
+		t.Fatalf("want one warning naming clock drift, got %q", sb.String())
 	}
 }
 

@@ -69,3 +69,33 @@ func FuzzLoad(f *testing.F) {
 		_, _ = Resolve(c, Flags{}, env(nil))
 	})
 }
+
+// oauth_issuer belongs to the profile, round-trips through the file, and
+// takes only an issuer URL.
+func TestOAuthIssuer(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := Load(filepath.Join(dir, "config.yaml"))
+	e, err := Resolve(f, Flags{}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.OAuthIssuer() != "" {
+		t.Fatalf("default %q, want empty (the server itself)", e.OAuthIssuer())
+	}
+	for _, bad := range []string{"login.example", "ftp://login.example", "https://login.example/?x=1", "https://login.example/#f", "https://u:p@login.example"} {
+		if err := e.Set("oauth_issuer", bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := e.Set("oauth_issuer", "https://login.example/tenant"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = Load(filepath.Join(dir, "config.yaml"))
+	e, _ = Resolve(f, Flags{}, env(nil))
+	if v, _ := e.Get("oauth_issuer"); v.Value != "https://login.example/tenant" || v.Source != SourceFile {
+		t.Fatalf("got %+v", v)
+	}
+}

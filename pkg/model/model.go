@@ -102,7 +102,7 @@ const (
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed}
+var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked}
 
 // Health is GET /v1/auth/health.
 type Health struct {
@@ -110,6 +110,9 @@ type Health struct {
 	FailedLoginsLastHour int       `json:"failed_logins_last_hour"`
 	FailedLoginThreshold int       `json:"failed_login_threshold"`
 	Time                 time.Time `json:"time"`
+	// secret-scanning reports refused in the last hour (bad signature,
+	// unknown key identifier)
+	SecretScanningRefused int `json:"secret_scanning_refused_last_hour"`
 }
 
 // WhoAmI is GET /v1/auth/whoami.

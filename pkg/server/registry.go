@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
@@ -40,9 +42,17 @@ func (s *Server) putPackage(w http.ResponseWriter, r *http.Request, c *Credentia
 		return badRequest("the body must be a JSON object of package metadata")
 	}
 	p := &store.Package{Name: name, UserID: c.User.ID, Metadata: body, UpdatedAt: s.now()}
-	if err := s.store.PutPackage(r.Context(), p); errors.Is(err, store.ErrExists) {
+	scope, _, _ := strings.Cut(name, "/")
+	switch err := s.store.PutPackage(r.Context(), p, c.HasScope("npm:scope:write")); {
+	case errors.Is(err, store.ErrExists):
 		return errf(http.StatusForbidden, "insufficient_scope", "the package %s belongs to another user", name)
-	} else if err != nil {
+	case errors.Is(err, store.ErrScopeOwned):
+		return errf(http.StatusForbidden, "insufficient_scope", "the npm scope %s belongs to another user: publishing into it is refused", scope)
+	case errors.Is(err, store.ErrScopeUnclaimed):
+		e := insufficientScope("npm:scope:write")
+		e.desc = fmt.Sprintf("the npm scope %s is not claimed yet: claiming it needs the scope npm:scope:write", scope)
+		return e
+	case err != nil:
 		return s.internal(err)
 	}
 	writeJSON(w, http.StatusOK, packageJSON{Name: name, Owner: c.User.Name, Metadata: body, UpdatedAt: p.UpdatedAt.Truncate(time.Second)})

@@ -178,7 +178,8 @@ func TestErrorTable(t *testing.T) {
 
 func TestSandboxRefusesProdKey(t *testing.T) {
 	prod := start(t, server.Config{})
-	k, _ := prod.create(prod.token, model.CreateKeyRequest{Name: "p", Scopes: []string{"keys:read"}, Environment: "production"})
+	// a csy_dev_ key cannot make a csy_prod_ key: a production credential can
+	k, _ := prod.create(prod.mint("dev", model.EnvProduction, "keys:read", "keys:write"), model.CreateKeyRequest{Name: "p", Scopes: []string{"keys:read"}, Environment: "production"})
 	if !strings.HasPrefix(k.Token, "csy_prod_") {
 		t.Fatal(k.Token)
 	}
@@ -397,6 +398,9 @@ func TestUsersAreIsolated(t *testing.T) {
 
 func TestRegistryNamespaces(t *testing.T) {
 	e := start(t, server.Config{})
+	// the first publish into @acme claims the scope: that needs npm:scope:write
+	owner := e.mint("dev", model.EnvSandbox, "keys:write", "registry:publish", "registry:read", "npm:scope:write")
+	expect(t, e.do("PUT", "/v1/registry/packages/@acme/first", owner, `{"version":"0.1.0"}`), 200, "")
 	pub, _ := e.create(e.token, model.CreateKeyRequest{Name: "pub", Scopes: []string{"registry:publish", "registry:read"}, Namespaces: []string{"@acme"}})
 	expect(t, e.do("PUT", "/v1/registry/packages/@acme/tool", pub.Token, `{"version":"1.0.0"}`), 200, "")
 	expect(t, e.do("PUT", "/v1/registry/packages/@other/tool", pub.Token, `{"version":"1.0.0"}`), 403, "insufficient_scope")
