@@ -42,13 +42,13 @@ func TestMain(m *testing.M) {
 // childHandlers deliver to the parent's receiver, as the server will.
 type childHandlers struct {
 	base, secret string
-	client       *http.Client
+	client       *webhook.Client
 }
 
 func (h *childHandlers) SendExpiryNotice(ctx context.Context, n ExpiryNotice) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
 		h.base+"/notice?"+url.Values{"key": {n.KeyID}, "threshold": {string(n.Threshold)}}.Encode(), nil)
-	resp, err := h.client.Do(req)
+	resp, err := h.client.HTTP().Do(req)
 	if err != nil {
 		return err
 	}
@@ -60,9 +60,9 @@ func (h *childHandlers) SendExpiryNotice(ctx context.Context, n ExpiryNotice) er
 }
 
 func (h *childHandlers) DeliverWebhook(ctx context.Context, d WebhookDelivery, attempt int) error {
-	_, err := webhook.Deliver(ctx, h.client, webhook.Message{
+	_, err := h.client.Deliver(ctx, webhook.Message{
 		URL: h.base + "/hook", ID: d.MessageID, Body: d.Payload, Secrets: []string{h.secret},
-	}, false)
+	})
 	return err
 }
 

@@ -64,7 +64,7 @@ type pipeline struct {
 	q      *SQLiteQueue
 	hook   string // endpoint URL
 	secret string
-	client *http.Client
+	client *webhook.Client
 }
 
 func (p *pipeline) SendExpiryNotice(ctx context.Context, n ExpiryNotice) error {
@@ -88,7 +88,7 @@ func (p *pipeline) SendExpiryNotice(ctx context.Context, n ExpiryNotice) error {
 }
 
 func (p *pipeline) DeliverWebhook(ctx context.Context, d WebhookDelivery, attempt int) error {
-	_, err := webhook.Deliver(ctx, p.client, webhook.Message{URL: p.hook, ID: d.MessageID, Body: d.Payload, Secrets: []string{p.secret}}, false)
+	_, err := p.client.Deliver(ctx, webhook.Message{URL: p.hook, ID: d.MessageID, Body: d.Payload, Secrets: []string{p.secret}})
 	return err
 }
 

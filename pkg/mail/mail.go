@@ -1,7 +1,8 @@
 // Package mail sends the server's notices by SMTP: smtp://user@host:port
 // (STARTTLS whenever the server offers it, required before authenticating)
 // or smtps://user@host:port (TLS from the first byte). The password is never
-// in the URL: it comes from CODESYNC_SMTP_PASSWORD (the caller passes it).
+// in the URL: the server reads it from its environment (Config.PasswordEnv
+// names the variable, for messages) and passes it in Config.Password.
 package mail
 
 import (
@@ -21,17 +22,17 @@ import (
 	"time"
 )
 
-// PasswordEnv names the environment variable holding the SMTP password.
-const PasswordEnv = "CODESYNC_SMTP_PASSWORD"
-
 // Config configures a Sender.
 type Config struct {
 	// URL is smtp://[user@]host[:port] (default port 587) or
 	// smtps://[user@]host[:port] (default 465). A password in the URL is
 	// refused: it would show in process lists and config files.
 	URL string
-	// Password for the URL's user (from CODESYNC_SMTP_PASSWORD).
+	// Password for the URL's user, from the environment.
 	Password string
+	// PasswordEnv names the variable the password comes from, for error
+	// messages (default "the SMTP password variable").
+	PasswordEnv string
 	// From is the sender address (--smtp-from).
 	From string
 	// TLS configures STARTTLS and smtps (nil: system roots, ServerName from
@@ -65,6 +66,10 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("%w: --smtp-url is not a URL", ErrConfig)
 	}
 	s := &Sender{cfg: cfg}
+	pwVar := cfg.PasswordEnv
+	if pwVar == "" {
+		pwVar = "the SMTP password variable"
+	}
 	switch u.Scheme {
 	case "smtp":
 		s.port = "587"
@@ -75,7 +80,7 @@ func New(cfg Config) (*Sender, error) {
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
-			return nil, fmt.Errorf("%w: no password in --smtp-url; set %s", ErrConfig, PasswordEnv)
+			return nil, fmt.Errorf("%w: no password in --smtp-url; set %s", ErrConfig, pwVar)
 		}
 		s.user = u.User.Username()
 	}
@@ -90,7 +95,7 @@ func New(cfg Config) (*Sender, error) {
 		s.port = p
 	}
 	if s.user != "" && cfg.Password == "" {
-		return nil, fmt.Errorf("%w: --smtp-url names user %q but %s is empty", ErrConfig, s.user, PasswordEnv)
+		return nil, fmt.Errorf("%w: --smtp-url names user %q but %s is empty", ErrConfig, s.user, pwVar)
 	}
 	if cfg.From == "" {
 		return nil, fmt.Errorf("%w: --smtp-from is required", ErrConfig)

@@ -96,13 +96,22 @@ func checkAddr(ip netip.Addr, allowPrivate bool) error {
 	return nil
 }
 
-// NewClient returns an HTTP client for deliveries. It checks the address of
+// Client delivers webhook messages. Safe for concurrent use.
+type Client struct {
+	hc           *http.Client
+	allowPrivate bool
+}
+
+// HTTP returns the underlying SSRF-safe *http.Client.
+func (c *Client) HTTP() *http.Client { return c.hc }
+
+// NewClient returns a client for deliveries. It checks the address of
 // every connection it opens, after name resolution, at connect time (so a
 // name that resolves to a public address when the URL is registered and to a
 // private one later, DNS rebinding, is still refused); it uses no proxy from
 // the environment (a proxy would connect on its behalf, unchecked) and does
 // not follow redirects (a 3xx is a failed delivery).
-func NewClient(opts ClientOptions) *http.Client {
+func NewClient(opts ClientOptions) *Client {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -127,13 +136,13 @@ func NewClient(opts ClientOptions) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: timeout,
 	}
-	return &http.Client{
+	return &Client{allowPrivate: opts.AllowPrivate, hc: &http.Client{
 		Transport: tr,
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
-	}
+	}}
 }
 
 // Message is one webhook message to deliver.
@@ -155,14 +164,14 @@ type Result struct {
 // maxResponse is how much of a response body the delivery log keeps.
 const maxResponse = 1024
 
-// Deliver POSTs m to its URL with the Standard Webhooks headers, using client
-// (from NewClient; its timeout bounds the attempt). Only a 2xx answer is
+// Deliver POSTs m to its URL with the Standard Webhooks headers (the
+// client's timeout bounds the attempt). Only a 2xx answer is
 // success; any other answer, a redirect, a refused address or a network error
 // is returned as an error along with the Result for the log. The error never
 // contains the secret.
-func Deliver(ctx context.Context, client *http.Client, m Message, allowPrivate bool) (Result, error) {
+func (c *Client) Deliver(ctx context.Context, m Message) (Result, error) {
 	var res Result
-	if err := ValidateURL(m.URL, allowPrivate); err != nil {
+	if err := ValidateURL(m.URL, c.allowPrivate); err != nil {
 		return res, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, strings.NewReader(string(m.Body)))
@@ -179,7 +188,7 @@ func Deliver(ctx context.Context, client *http.Client, m Message, allowPrivate b
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "codesync-webhooks/1")
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := c.hc.Do(req)
 	res.Duration = time.Since(start)
 	if err != nil {
 		return res, fmt.Errorf("webhook: delivery to %s: %w", redactURL(m.URL), unwrapURLError(err))

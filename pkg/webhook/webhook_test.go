@@ -152,9 +152,9 @@ func TestDeliveryVerifiedByStandardWebhooksNPM(t *testing.T) {
 		if i == 1 {
 			secrets = []string{secret, next} // during a rotation: two signatures
 		}
-		res, err := Deliver(context.Background(), client, Message{
+		res, err := client.Deliver(context.Background(), Message{
 			URL: srv.URL + "/hook", ID: NewMessageID(), Body: []byte(b), Secrets: secrets,
-		}, false)
+		})
 		if err != nil || res.StatusCode != http.StatusNoContent {
 			t.Fatalf("deliver %d: %v %+v", i, err, res)
 		}
@@ -204,7 +204,7 @@ func TestDeliverFailures(t *testing.T) {
 	client := NewClient(ClientOptions{Timeout: 300 * time.Millisecond})
 	for _, path := range []string{"/redirect", "/slow", "/500"} {
 		start := time.Now()
-		res, err := Deliver(context.Background(), client, Message{URL: srv.URL + path + "?token=s3cret", ID: "msg_1", Body: []byte("{}"), Secrets: []string{secret}}, false)
+		res, err := client.Deliver(context.Background(), Message{URL: srv.URL + path + "?token=s3cret", ID: "msg_1", Body: []byte("{}"), Secrets: []string{secret}})
 		if err == nil {
 			t.Errorf("%s: delivered, want an error", path)
 			continue
@@ -321,7 +321,7 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 
 	// A name resolving to loopback reaches the receiver: the resolver is used.
 	loop := NewClient(ClientOptions{Timeout: 2 * time.Second, Resolver: fakeDNS(t, net.IPv4(127, 0, 0, 1))})
-	resp, err := loop.Get("http://hooks.rebind.test:" + port + "/")
+	resp, err := loop.HTTP().Get("http://hooks.rebind.test:" + port + "/")
 	if err != nil {
 		t.Fatalf("loopback via name: %v", err)
 	}
@@ -332,28 +332,28 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	if err := ValidateURL("https://hooks.rebind.test/x", false); err != nil {
 		t.Fatalf("ValidateURL: %v", err)
 	}
-	_, err = priv.Get("https://hooks.rebind.test:" + port + "/")
+	_, err = priv.HTTP().Get("https://hooks.rebind.test:" + port + "/")
 	if !errors.Is(err, ErrForbiddenURL) {
 		t.Errorf("private address via name: err %v, want ErrForbiddenURL", err)
 	}
 	for _, u := range []string{"https://169.254.169.254/", "https://[::ffff:192.168.0.1]/", "https://0.0.0.0:" + port + "/", "http://[::]:" + port + "/"} {
-		if _, err := NewClient(ClientOptions{Timeout: time.Second}).Get(u); !errors.Is(err, ErrForbiddenURL) {
+		if _, err := NewClient(ClientOptions{Timeout: time.Second}).HTTP().Get(u); !errors.Is(err, ErrForbiddenURL) {
 			t.Errorf("%s: err %v, want ErrForbiddenURL", u, err)
 		}
 	}
 	// allow-private lets the dial through (it then fails to connect or TLS).
 	ap := NewClient(ClientOptions{Timeout: 300 * time.Millisecond, AllowPrivate: true, Resolver: fakeDNS(t, net.IPv4(10, 9, 8, 7))})
-	if _, err := ap.Get("https://hooks.rebind.test:" + port + "/"); errors.Is(err, ErrForbiddenURL) {
+	if _, err := ap.HTTP().Get("https://hooks.rebind.test:" + port + "/"); errors.Is(err, ErrForbiddenURL) {
 		t.Errorf("allow-private: still refused: %v", err)
 	}
 	// No proxy (from the environment or otherwise): a proxy would connect on
 	// the client's behalf, unchecked. (The environment is read once per
 	// process, so this looks at the transport rather than setting variables.)
-	if tr, ok := priv.Transport.(*http.Transport); !ok || tr.Proxy != nil {
+	if tr, ok := priv.HTTP().Transport.(*http.Transport); !ok || tr.Proxy != nil {
 		t.Errorf("delivery transport uses a proxy")
 	}
 	// Redirects are not followed.
-	if priv.CheckRedirect == nil {
+	if priv.HTTP().CheckRedirect == nil {
 		t.Errorf("redirects followed")
 	}
 }
