@@ -51,6 +51,9 @@ func (c *Cluster) CreateDB(t testing.TB, name string) string {
 // findBin locates the directory holding initdb and pg_ctl.
 func findBin() (string, error) {
 	if d := os.Getenv("PG_BIN"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			return "", fmt.Errorf("PG_BIN=%s has no initdb", d)
+		}
 		return d, nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
