@@ -222,7 +222,18 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// The store is closed (WAL checkpointed) before "server stopped" is
+	// printed, so the line means the database is at rest; the deferred close
+	// covers the early returns.
+	storeClosed := false
+	closeStore := func() error {
+		if storeClosed {
+			return nil
+		}
+		storeClosed = true
+		return st.Close()
+	}
+	defer closeStore()
 
 	level := slog.LevelInfo
 	if o.F.Flags.Debug {
@@ -251,6 +262,9 @@ func run(ctx context.Context, o *Options) error {
 		_ = f.Sync()
 	}
 	err = srv.Serve(ctx, ln, tlsCfg)
+	if cerr := closeStore(); err == nil && cerr != nil {
+		err = cerr
+	}
 	fmt.Fprintln(ios.ErrOut, "server stopped")
 	return err
 }

@@ -175,7 +175,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			// The path holds no secret; the query string and headers may, so
 			// they are never logged.
-			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})
