@@ -134,7 +134,11 @@ func (s *Server) grantTokenExchange(w http.ResponseWriter, r *http.Request, f ur
 		Scopes: trustedpub.GrantedScopes, ExpiresAt: g.ExpiresAt, Environment: s.cfg.Environment, Namespaces: ns, RateClass: "prod"}
 	// the same ceiling rule as every other credential: the publisher's
 	// ceiling (scopes, namespaces, expiry) and the organizations' rules
-	grant, pe, e := s.checkCeiling(c, policy.Request{Grant: policy.Grant{Scopes: trustedpub.GrantedScopes, Namespaces: ns, ExpiresAt: g.ExpiresAt}})
+	org, err := s.orgLimitsFor(r.Context(), owner, false, "")
+	if err != nil {
+		return s.internal(err)
+	}
+	grant, pe, e := s.checkCeiling(c.Ceiling(), policy.Request{Grant: policy.Grant{Scopes: trustedpub.GrantedScopes, Namespaces: ns, ExpiresAt: g.ExpiresAt}}, org)
 	if e != nil && pe == nil {
 		return e // the store failed, not the caller
 	}
