@@ -43,6 +43,8 @@ type Options struct {
 	FailedLogins int
 	DeviceEvery  time.Duration
 	ScanningKeys string // --secret-scanning-keys
+	ServerConfig string // --server-config
+	NoLocalLogin bool   // --disable-local-login
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -87,6 +89,8 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
+	fl.StringVar(&opts.ServerConfig, "server-config", "", "server configuration file (YAML): identity providers and mapping rules (docs/federation.md)")
+	fl.BoolVar(&opts.NoLocalLogin, "disable-local-login", false, "sign-in pages offer only the identity providers of --server-config, no password form")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -127,6 +131,10 @@ func (o *Options) config() (server.Config, error) {
 	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
 		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
 	}
+	if o.NoLocalLogin && o.ServerConfig == "" {
+		return cfg, cmdutil.UsageErrorf("--disable-local-login needs --server-config with at least one identity provider")
+	}
+	cfg.DisableLocalLogin = o.NoLocalLogin
 	if o.ScanningKeys != "" {
 		b, err := os.ReadFile(o.ScanningKeys)
 		if err == nil {
@@ -221,6 +229,16 @@ func run(ctx context.Context, o *Options) error {
 	}
 	base := scheme + "://" + ln.Addr().String()
 	cfg.Issuer = base
+	if o.ServerConfig != "" {
+		if cfg.Federation, err = loadFederation(o.ServerConfig, dbPath, base); err != nil {
+			ln.Close()
+			return err
+		}
+		if o.NoLocalLogin && len(cfg.Federation.Config.IdentityProviders) == 0 {
+			ln.Close()
+			return cmdutil.UsageErrorf("--disable-local-login: %s names no identity provider, nobody could sign in", o.ServerConfig)
+		}
+	}
 	srv := server.New(cfg, st)
 	ios := o.F.IOStreams
 	fmt.Fprintf(ios.ErrOut, "CodeSync reference server (%s) listening on %s (%s, database %s)\n", versionLabel(o.F.Version), base, cfg.Environment, displayDB(o.DB))
