@@ -71,11 +71,22 @@ func startFedServer(t *testing.T, disableLocal bool) *fedServer {
 	client, _ := json.Marshal(map[string]any{"client_id": "codesync-server", "client_secret": secret,
 		"redirect_uris": []string{federation.RedirectURI(base, "peer")}})
 	issuer := startOIDCProviderWith(t, "OIDC_PEER_FEDERATION="+string(client))
+	fs := serveFederated(t, ln, strings.NewReplacer("ISSUER", issuer).Replace(fedConfig), secret, disableLocal, "acme-corp")
+	fs.issuer = issuer
+	return fs
+}
+
+// serveFederated serves a server on ln with the configuration file cfgYAML
+// (SECRETFILE: a file holding secret), the organizations orgs (owner dev)
+// and access tokens short enough that every CLI command refreshes.
+func serveFederated(t *testing.T, ln net.Listener, cfgYAML, secret string, disableLocal bool, orgs ...string) *fedServer {
+	t.Helper()
+	base := "http://" + ln.Addr().String()
 	dir := t.TempDir()
-	secretFile := filepath.Join(dir, "peer.secret")
+	secretFile := filepath.Join(dir, "client.secret")
 	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
 	cfgFile := filepath.Join(dir, "server.yaml")
-	os.WriteFile(cfgFile, []byte(strings.NewReplacer("ISSUER", issuer, "SECRETFILE", secretFile).Replace(fedConfig)), 0o600)
+	os.WriteFile(cfgFile, []byte(strings.ReplaceAll(cfgYAML, "SECRETFILE", secretFile)), 0o600)
 	fc, err := federation.LoadFile(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -99,15 +110,17 @@ func startFedServer(t *testing.T, disableLocal bool) *fedServer {
 		t.Fatal(err)
 	}
 	dev, _ := st.UserByName(context.Background(), "dev")
-	if _, err := st.CreateOrg(context.Background(), "acme-corp", "Acme", dev.ID, time.Now(),
-		&store.Event{UserID: &dev.ID, Type: model.EventOrgCreated, Time: time.Now(), Actor: "dev", Detail: "test"}); err != nil {
-		t.Fatal(err)
+	for _, o := range orgs {
+		if _, err := st.CreateOrg(context.Background(), o, o, dev.ID, time.Now(),
+			&store.Event{UserID: &dev.ID, Type: model.EventOrgCreated, Time: time.Now(), Actor: "dev", Detail: "test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln, nil); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return &fedServer{testServer: &testServer{URL: base, Srv: srv, Store: st, Token: tok, Password: pw}, issuer: issuer}
+	return &fedServer{testServer: &testServer{URL: base, Srv: srv, Store: st, Token: tok, Password: pw}}
 }
 
 // setAccount sets an account's groups, e-mail or disabled flag at the provider.
@@ -133,14 +146,20 @@ func (fs *fedServer) setAccount(t *testing.T, id string, groups []string, disabl
 // server's database holds it.
 func (fs *fedServer) role(t *testing.T, login string) string {
 	t.Helper()
+	return fs.roleIn(t, login, "acme-corp", "peer")
+}
+
+// roleIn is login's role in org ("" when not a member); the membership
+// must come from provider's mapping.
+func (fs *fedServer) roleIn(t *testing.T, login, org, provider string) string {
 	ms, err := fs.Store.MembershipsOfUser(context.Background(), mustUser(t, fs.Store, login).ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		if m.Org == "acme-corp" {
-			if m.Source != "peer" {
-				t.Errorf("%s's membership has source %q, want peer", login, m.Source)
+		if m.Org == org {
+			if m.Source != provider {
+				t.Errorf("%s's membership of %s has source %q, want %s", login, org, m.Source, provider)
 			}
 			return m.Role
 		}
@@ -159,11 +178,12 @@ type person struct {
 	hc    *http.Client
 	base  string
 	login string // the account at the provider
+	via   string // the label of the provider's link
 }
 
 func newPerson(t *testing.T, base, login string) *person {
 	jar, _ := cookiejar.New(nil)
-	return &person{t: t, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second}, base: base, login: login}
+	return &person{t: t, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second}, base: base, login: login, via: "Peer SSO"}
 }
 
 // visit opens u and acts at the provider (its development sign-in and
@@ -208,8 +228,8 @@ func (p *person) signInThroughProvider(pageURL string) string {
 	p.t.Helper()
 	page, _ := p.visit(pageURL)
 	m := providerLinkRE.FindStringSubmatch(page)
-	if m == nil || m[2] != "Peer SSO" {
-		p.t.Fatalf("no 'Sign in with Peer SSO' link on %s:\n%s", pageURL, page)
+	if m == nil || m[2] != p.via {
+		p.t.Fatalf("no 'Sign in with %s' link on %s:\n%s", p.via, pageURL, page)
 	}
 	back, at := p.visit(p.base + html.UnescapeString(m[1]))
 	if at.String() != pageURL {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/codesync/codesync-cli/internal/githubfake"
+)
+
+const githubConfig = `
+identity_providers:
+  - id: github
+    type: github
+    client_id: Iv1.recordedfake
+    client_secret_file: SECRETFILE
+    github_url: GITHUB
+    recheck: 0s
+mappings:
+  - provider: github
+    group: octo-org/platform
+    org: octo
+    role: admin
+  - provider: github
+    group: octo-org
+    org: octo
+    role: member
+`
+
+// startGitHubFedServer is a server whose sign-in goes to the recorded fake
+// of GitHub (internal/githubfake), whose authorize endpoint approves at once.
+func startGitHubFedServer(t *testing.T) (*fedServer, *githubfake.Fake) {
+	t.Helper()
+	gh := githubfake.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveFederated(t, ln, strings.ReplaceAll(githubConfig, "GITHUB", gh.URL()), gh.Secret, false, "octo"), gh
+}
+
+// TestFederatedGitHubThroughServerRoutes: `login --device` with a GitHub
+// OAuth app (the recorded fake): a team maps to an organization role; a
+// team removed on GitHub demotes at the next refresh; a revoked app
+// cannot refresh (exit 4).
+func TestFederatedGitHubThroughServerRoutes(t *testing.T) {
+	fs, gh := startGitHubFedServer(t)
+	env := []string{"CODESYNC_SERVER=" + fs.URL, "CODESYNC_CONFIG_DIR=" + t.TempDir(), "CODESYNC_KEYRING=file"}
+	code, done := startLogin(t, env, "--device")
+	octocat := newPerson(t, fs.URL, "")
+	octocat.via = "GitHub"
+	page := octocat.signInThroughProvider(fs.URL + "/device?user_code=" + code)
+	if !strings.Contains(page, "Signed in as <strong>octocat</strong> with GitHub") {
+		t.Fatalf("device page after the GitHub sign-in:\n%s", page)
+	}
+	if res := octocat.approve(page, code, "approve"); !strings.Contains(res, "Device connected") {
+		t.Fatalf("approval: %s", res)
+	}
+	if exit, stderr := waitExit(t, done); exit != "0" {
+		t.Fatalf("login --device: exit %s\n%s", exit, stderr)
+	}
+	st, ex, se := authStatus(t, env)
+	if ex != 0 || st.User != "octocat" || st.Provider == nil || *st.Provider != "github" {
+		t.Fatalf("auth status: %d %+v %s", ex, st, se)
+	}
+	if r := fs.roleIn(t, "octocat", "octo", "github"); r != "admin" {
+		t.Fatalf("octocat's role: %q, want admin (team octo-org/platform)", r)
+	}
+	gh.RemoveTeam("platform")
+	if _, ex, se := authStatus(t, env); ex != 0 {
+		t.Fatalf("after the team change: %d %s", ex, se)
+	}
+	if r := fs.roleIn(t, "octocat", "octo", "github"); r != "member" {
+		t.Fatalf("octocat's role after leaving the team: %q, want member", r)
+	}
+	gh.RevokeAll()
+	if _, se, ex := runCLI(t, env, "", "auth", "token"); ex != 4 {
+		t.Fatalf("a revoked GitHub app still refreshes: exit %d %s", ex, se)
+	}
+}
+
+// TestFederationRoutesRefuse: the start and callback routes refuse an
+// unknown provider, a return address off the server, and a callback in a
+// browser that did not start the sign-in (login CSRF); the binding cookie
+// is HttpOnly and SameSite=Lax.
+func TestFederationRoutesRefuse(t *testing.T) {
+	fs, _ := startGitHubFedServer(t)
+	noFollow := func(jar http.CookieJar) *http.Client {
+		return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	get := func(hc *http.Client, u string) (*http.Response, string) {
+		t.Helper()
+		res, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(b)
+	}
+	hc := noFollow(nil)
+	if res, _ := get(hc, fs.URL+"/auth/start/nope?return=/device"); res.StatusCode != 404 {
+		t.Errorf("unknown provider: %d", res.StatusCode)
+	}
+	for _, ret := range []string{"https://evil.example/", "//evil.example/x", `/\evil.example`} {
+		if res, _ := get(hc, fs.URL+"/auth/start/github?return="+url.QueryEscape(ret)); res.StatusCode != 400 {
+			t.Errorf("return %q: %d, want 400", ret, res.StatusCode)
+		}
+	}
+	// a sign-in started in one browser...
+	jar, _ := cookiejar.New(nil)
+	victim := noFollow(jar)
+	res, _ := get(victim, fs.URL+"/auth/start/github?return=/device")
+	if res.StatusCode != 302 {
+		t.Fatalf("start: %d", res.StatusCode)
+	}
+	var binding *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "codesync_fed_binding" {
+			binding = c
+		}
+	}
+	if binding == nil || !binding.HttpOnly || binding.SameSite != http.SameSiteLaxMode || binding.Path != "/auth/callback/" {
+		t.Fatalf("binding cookie %+v", binding)
+	}
+	res, _ = get(victim, res.Header.Get("Location")) // GitHub approves
+	callback := res.Header.Get("Location")
+	if !strings.HasPrefix(callback, fs.URL+"/auth/callback/github?") {
+		t.Fatalf("callback %q", callback)
+	}
+	// ...and its callback opened in another browser (login CSRF): refused
+	res, body := get(noFollow(nil), callback)
+	if res.StatusCode != 400 || strings.Contains(body, "Signed in") {
+		t.Fatalf("callback in another browser: %d %s", res.StatusCode, body)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "codesync_session" && c.Value != "" {
+			t.Fatal("a session cookie for a callback in another browser")
+		}
+	}
+	// the state is spent: not even the right browser can use it now
+	if res, _ := get(victim, callback); res.StatusCode != 400 {
+		t.Fatalf("a spent state: %d", res.StatusCode)
+	}
+	// the right browser, a fresh sign-in: a session cookie, back to the page
+	res, _ = get(victim, fs.URL+"/auth/start/github?return=/device")
+	res, _ = get(victim, res.Header.Get("Location"))
+	res, _ = get(victim, res.Header.Get("Location"))
+	if res.StatusCode != 302 || res.Header.Get("Location") != "/device" {
+		t.Fatalf("callback: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	var sess *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "codesync_session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteLaxMode || sess.Secure {
+		t.Fatalf("session cookie %+v (http: not Secure)", sess)
+	}
+}
