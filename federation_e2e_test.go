@@ -285,7 +285,8 @@ func authStatus(t *testing.T, env []string) (statusJSON, int, string) {
 func TestFederatedDeviceLoginMappingRecheckAndDisable(t *testing.T) {
 	fs := startFedServer(t, false)
 	fs.setAccount(t, "alice", []string{"platform-team", "everyone"}, false, "")
-	env := []string{"CODESYNC_SERVER=" + fs.URL, "CODESYNC_CONFIG_DIR=" + t.TempDir(), "CODESYNC_KEYRING=file"}
+	cfgDir := t.TempDir()
+	env := []string{"CODESYNC_SERVER=" + fs.URL, "CODESYNC_CONFIG_DIR=" + cfgDir, "CODESYNC_KEYRING=file"}
 	code, done := startLogin(t, env, "--device", "--scopes", "keys:read,keys:write,registry:read,registry:publish")
 
 	alice := newPerson(t, fs.URL, "alice")
@@ -302,6 +303,10 @@ func TestFederatedDeviceLoginMappingRecheckAndDisable(t *testing.T) {
 	}
 	if exit, stderr := waitExit(t, done); exit != "0" || !strings.Contains(stderr, "Logged in to "+fs.URL+" as alice") {
 		t.Fatalf("login --device: exit %s\n%s", exit, stderr)
+	}
+	// the tokens issued at login hold only the scopes within max_scopes
+	if got := storedSession(t, cfgDir, fs.URL).Scopes; !slices.Equal(got, []string{"keys:read", "keys:write", "registry:read"}) {
+		t.Fatalf("the login's session holds %q, want the requested scopes within max_scopes", got)
 	}
 	st, ex, se := authStatus(t, env)
 	if ex != 0 || st.User != "alice" || st.Provider == nil || *st.Provider != "peer" {
@@ -439,13 +444,36 @@ func TestFederatedWebLogin(t *testing.T) {
 	if page := again.signInThroughProvider(fs.URL + "/device"); !strings.Contains(page, "Signed in as <strong>bob</strong>") {
 		t.Fatalf("bob's second sign-in:\n%s", page)
 	}
-	// the local password form is refused
-	res, err := http.PostForm(fs.URL+"/device", url.Values{"username": {"dev"}, "password": {fs.Password}, "action": {"approve"}})
-	if err == nil {
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode == 200 || strings.Contains(string(body), "Device connected") {
-			t.Fatalf("--disable-local-login accepted a password: %d %s", res.StatusCode, body)
+	// the local password form is refused, even posted with a valid CSRF pair
+	res, err := http.PostForm(fs.URL+"/oauth/device/code", url.Values{"client_id": {"codesync-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var da struct {
+		UserCode string `json:"user_code"`
+	}
+	json.NewDecoder(res.Body).Decode(&da)
+	res.Body.Close()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if res, err = hc.Get(fs.URL + "/device"); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	base, _ := url.Parse(fs.URL)
+	csrf := ""
+	for _, c := range jar.Cookies(base) {
+		if c.Name == "codesync_csrf" {
+			csrf = c.Value
 		}
+	}
+	res, err = hc.PostForm(fs.URL+"/device", url.Values{"username": {"dev"}, "password": {fs.Password}, "action": {"approve"}, "csrf_token": {csrf}, "user_code": {da.UserCode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if csrf == "" || strings.Contains(string(body), "Device connected") || !strings.Contains(string(body), "Sign in with your identity provider first") {
+		t.Fatalf("--disable-local-login accepted a password: %d %s", res.StatusCode, body)
 	}
 }

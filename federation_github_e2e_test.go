@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -8,8 +12,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codesync/codesync-cli/internal/githubfake"
+	"github.com/codesync/codesync-cli/pkg/server/store"
 )
 
 const githubConfig = `
@@ -161,5 +167,67 @@ func TestFederationRoutesRefuse(t *testing.T) {
 	}
 	if sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteLaxMode || sess.Secure {
 		t.Fatalf("session cookie %+v (http: not Secure)", sess)
+	}
+}
+
+// TestFederatedSessionCeiling: keys created by a federated session stay
+// within its identity's max_scopes, even when the session's access token
+// holds more (issued before a re-check narrowed them).
+func TestFederatedSessionCeiling(t *testing.T) {
+	fs, _ := startGitHubFedServer(t)
+	octocat := newPerson(t, fs.URL, "")
+	octocat.via = "GitHub"
+	octocat.signInThroughProvider(fs.URL + "/device")
+	ctx := context.Background()
+	idn, err := fs.Store.IdentityBySubject(ctx, "github", githubfake.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idn.ScopesLimited, idn.MaxScopes = true, []string{"keys:read", "keys:write", "registry:read"}
+	if err := fs.Store.UpdateIdentity(ctx, idn); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Store.SetSessionProvider(ctx, "fam_wide", "github", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	access := "csa_wide" + strings.Repeat("a", 36)
+	h := sha256.Sum256([]byte(access))
+	now := time.Now()
+	wide := []string{"keys:read", "keys:write", "registry:read", "registry:publish"}
+	if err := fs.Store.IssueTokens(ctx,
+		&store.OAuthToken{ID: "tok_wa", FamilyID: "fam_wide", UserID: idn.UserID, Kind: "access", Hash: h[:], Scopes: wide, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		&store.OAuthToken{ID: "tok_wr", FamilyID: "fam_wide", UserID: idn.UserID, Kind: "refresh", Hash: []byte("unused-refresh-hash-wide"), Scopes: wide, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(scopes ...string) (int, string) {
+		b, _ := json.Marshal(map[string]any{"name": "k" + strings.Join(scopes, ""), "scopes": scopes, "expires_in": 86400})
+		req, _ := http.NewRequest("POST", fs.URL+"/v1/keys", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+access)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(body)
+	}
+	if code, body := create("registry:publish"); code != 403 || !strings.Contains(body, "insufficient_scope") {
+		t.Fatalf("a key beyond max_scopes: %d %s", code, body)
+	}
+	if code, body := create("registry:read"); code != 201 {
+		t.Fatalf("a key within max_scopes: %d %s", code, body)
+	}
+	// whoami names the provider
+	req, _ := http.NewRequest("GET", fs.URL+"/v1/auth/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `"provider":"github"`) {
+		t.Fatalf("whoami: %s", body)
 	}
 }
