@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +232,53 @@ func TestFederatedSessionCeiling(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(body), `"provider":"github"`) {
 		t.Fatalf("whoami: %s", body)
+	}
+}
+
+// TestServerConfigFlag: `codesync-cli server --server-config FILE
+// --disable-local-login` (the real binary) offers the providers' links and
+// no password form, and creates the server secret next to the database,
+// readable by its owner only.
+func TestServerConfigFlag(t *testing.T) {
+	gh := githubfake.New(t)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "github.secret")
+	os.WriteFile(secretFile, []byte(gh.Secret+"\n"), 0o600)
+	cfgFile := filepath.Join(dir, "server.yaml")
+	os.WriteFile(cfgFile, []byte(strings.NewReplacer("SECRETFILE", secretFile, "GITHUB", gh.URL()).Replace(githubConfig)), 0o600)
+	db := filepath.Join(dir, "db.sqlite")
+	cmd := cli(t, nil, "server", "--db", db, "--addr", "127.0.0.1:0", "--server-config", cfgFile, "--disable-local-login")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	banner := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	base := ""
+	for i := 0; i < 200 && base == ""; i++ {
+		if m := banner.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if base == "" {
+		t.Fatalf("the server did not start:\n%s", stderr.String())
+	}
+	res, err := http.Get(base + "/device?user_code=BCDF-GHJK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(page), `href="/auth/start/github?return=%2Fdevice%3Fuser_code%3DBCDF-GHJK">Sign in with GitHub</a>`) || strings.Contains(string(page), `name="password"`) {
+		t.Fatalf("device page:\n%s", page)
+	}
+	fi, err := os.Stat(db + ".secret")
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("server secret: %v %v", fi, err)
+	}
+	if strings.Contains(stderr.String(), gh.Secret) {
+		t.Fatal("the client secret is in the server's log")
 	}
 }
