@@ -73,6 +73,7 @@ func describe(err error) problem {
 		ke *credstore.UnavailableError
 		se *auth.SessionExpiredError
 		le *auth.LoginError
+		ce *auth.CIError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -89,6 +90,8 @@ func describe(err error) problem {
 		return problem{cmdutil.ExitAuth, "keyring_unavailable", ke.Error(), ke.Hint()}
 	case errors.As(err, &se):
 		return problem{cmdutil.ExitAuth, "session_expired", se.Error(), "run 'codesync-cli login' again"}
+	case errors.As(err, &ce):
+		return problem{cmdutil.ExitAuth, "ci_identity", ce.Error(), "give the job an ID token (GitHub: permissions: id-token: write), or set CODESYNC_AUTH_TOKEN"}
 	case errors.As(err, &le):
 		return problem{cmdutil.ExitAuth, le.Code, le.Error(), "run 'codesync-cli login' to try again"}
 	case errors.Is(err, auth.ErrNotLoggedIn):

@@ -33,8 +33,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/codesync/codesync-cli/internal/fakeidp"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // The API contract users read is docs/openapi.yaml (and docs/api.md). These
@@ -617,6 +619,28 @@ func (a *apiSession) exerciseFederation() {
 	a.form("/device", "/device", url.Values{"csrf_token": {csrf}, "user_code": {uc}, "action": {"approve"}}, 200)
 }
 
+// exerciseTrustedPublishing drives the publishers API and the token
+// exchange (fakeidp stands in for GitHub's issuer).
+func (a *apiSession) exerciseTrustedPublishing(ts *testServer, idp *fakeidp.IdP) {
+	t := a.t
+	owner := mintKey(t, ts, "dev", model.EnvSandbox, "registry:read", "registry:publish", "npm:scope:write")
+	a.do("PUT", "/v1/registry/packages/{scope}/{name}", "/v1/registry/packages/@tp/seed", owner, strings.NewReader(`{"version":"1.0.0"}`), "application/json")
+	req := map[string]any{"namespaces": []string{"@tp"}, "provider": "github-actions", "issuer": idp.Issuer(), "repository": "acme/widgets", "workflow": "release.yml"}
+	p := a.json("POST", "/v1/trusted-publishers", "/v1/trusted-publishers", owner, req, 201)
+	id, _ := p["id"].(string)
+	a.json("POST", "/v1/trusted-publishers", "/v1/trusted-publishers", owner, map[string]any{"namespaces": []string{"@tp"}, "provider": "github-actions"}, 400)
+	a.json("GET", "/v1/trusted-publishers", "/v1/trusted-publishers", owner, nil, 200)
+	idTok, err := idp.Mint(fakeidp.GitHubClaims(fakeidp.GitHubJob{Repository: "acme/widgets", Workflow: "release.yml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := url.Values{"grant_type": {trustedpub.GrantTypeTokenExchange}, "subject_token_type": {trustedpub.TokenTypeIDToken}, "subject_token": {idTok}}
+	a.form("/oauth/token", "/oauth/token", ex, 200)
+	a.form("/oauth/token", "/oauth/token", ex, 400) // replayed
+	a.json("DELETE", "/v1/trusted-publishers/{id}", "/v1/trusted-publishers/"+id, owner, nil, 204)
+	a.json("DELETE", "/v1/trusted-publishers/{id}", "/v1/trusted-publishers/"+id, owner, nil, 404)
+}
+
 func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	spec := loadSpec(t)
 	// the dev key's rate (10/s) would cut the session short
@@ -624,14 +648,17 @@ func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	idp := fakeidp.New(t) // stands in for GitHub's ID token issuer
 	ts := startServer(t, server.Config{DeviceInterval: time.Second, DevRate: 1000,
-		SecretScanningKeys: server.ScanningKeys{"test-key": &reporter.PublicKey}})
+		SecretScanningKeys: server.ScanningKeys{"test-key": &reporter.PublicKey},
+		TrustedPublishing:  server.TrustedPublishing{TrustedIssuers: []string{idp.Issuer()}}})
 	jar, _ := cookiejar.New(nil)
 	a := &apiSession{t: t, base: ts.URL, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	a.exercise(ts)
 	a.exerciseLeaks(ts.Token, reporter)
 	a.exerciseFederation()
+	a.exerciseTrustedPublishing(ts, idp)
 
 	// rate limits: a second server with a tiny anonymous rate
 	slow := startServer(t, server.Config{AnonRate: 1})

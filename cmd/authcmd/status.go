@@ -3,12 +3,16 @@ package authcmd
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/factory"
 	"github.com/codesync/codesync-cli/pkg/output"
 )
 
@@ -36,6 +40,9 @@ type Status struct {
 	// Provider is the identity provider the session came from; absent for
 	// local accounts and API keys.
 	Provider string `json:"provider,omitempty"`
+	// Claims: for source oidc, the CI identity's claims that the server
+	// matched (repository, workflow, ref, environment, run)
+	Claims map[string]string `json:"claims,omitempty"`
 }
 
 func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
@@ -83,6 +90,11 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		}
 		st.User, st.TokenType, st.Scopes, st.ExpiresAt, st.LoggedIn = w.User.Name, w.Credential.Type, w.Credential.Scopes, w.Credential.ExpiresAt, true
 		st.Provider = w.Credential.Provider
+		if st.Source == auth.TypeOIDC {
+			if t, err := res.Exchanged(ctx); err == nil {
+				st.Claims = t.Claims
+			}
+		}
 		return nil
 	}()
 	ios := o.F.IOStreams
@@ -106,6 +118,9 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		t.AddRow("token_type", st.TokenType)
 		t.AddRow("scopes", strings.Join(st.Scopes, ","))
 		t.AddRow("expires", exp)
+		for _, k := range slices.Sorted(maps.Keys(st.Claims)) {
+			t.AddRow("claim "+k, st.Claims[k])
+		}
 		if rerr := t.Render(ios); rerr != nil {
 			return rerr
 		}
@@ -115,28 +130,64 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 
 type TokenOptions struct {
 	F *cmdutil.Factory
+	// OIDC: exchange the CI job's identity (trusted publishing) and print
+	// the exchanged token, even when CODESYNC_AUTH_TOKEN is set
+	OIDC bool
 }
 
 func NewCmdToken(f *cmdutil.Factory, runF func(*TokenOptions) error) *cobra.Command {
 	opts := &TokenOptions{F: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Print the current access token, refreshed if needed, and nothing else",
-		Args:  cmdutil.NoArgs,
+		Long: `Print the current access token, refreshed if needed, and nothing else.
+
+With --oidc, exchange the CI job's OpenID Connect identity (trusted publishing:
+GitHub Actions with id-token: write, or an ID token in CODESYNC_ID_TOKEN) for a
+short-lived token and print that, for other tools (curl, a package manager).
+Nothing is written to disk. Exit 4 when the job has no CI identity or the
+server refuses it.`,
+		Example: `  $ export CODESYNC_AUTH_TOKEN="$(codesync-cli auth token --oidc)"`,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
 			}
-			res, err := f.Credentials()
-			if err != nil {
-				return err
-			}
-			tok, err := res.Token(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(f.IOStreams.Out, tok)
-			return nil
+			return tokenRun(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.OIDC, "oidc", false, "exchange the CI job's OpenID identity (trusted publishing) and print that token")
+	return cmd
+}
+
+func tokenRun(ctx context.Context, o *TokenOptions) error {
+	f := o.F
+	if o.OIDC {
+		// an explicit request: CODESYNC_AUTH_TOKEN does not hide the CI identity
+		ci := auth.DetectCI(func(k string) string {
+			if k == auth.EnvAuthToken {
+				return ""
+			}
+			return f.Getenv(k)
+		})
+		if ci == nil {
+			return &auth.CIError{Msg: "no CI identity found: GitHub Actions needs permissions: id-token: write (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN); elsewhere put an ID token in CODESYNC_ID_TOKEN"}
+		}
+		t, err := factory.ExchangeCI(ctx, f, ci)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(f.IOStreams.Out, t.AccessToken)
+		return nil
+	}
+	res, err := f.Credentials()
+	if err != nil {
+		return err
+	}
+	tok, err := res.Token(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(f.IOStreams.Out, tok)
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/org"
 	"github.com/codesync/codesync-cli/cmd/scan"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
+	"github.com/codesync/codesync-cli/cmd/trustedpublisher"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
@@ -78,6 +79,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		health.NewCmdHealth(f, nil),
 		jwtcmd.NewCmdJWT(f),
 		org.NewCmdOrg(f),
+		trustedpublisher.NewCmdTrustedPublisher(f),
 		servercmd.NewCmdServer(f, nil),
 		scan.NewCmdScan(f, nil),
 	)

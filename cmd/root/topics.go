@@ -45,7 +45,9 @@ func HelpTopics() []HelpTopic {
 					"Nothing is stored. See docs/trusted-publishing.md."},
 				{"ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN", "Trusted publishing on GitHub Actions " +
 					"(set by GitHub for jobs with 'permissions: id-token: write'): the CLI asks for an ID token with audience " +
-					"codesync and exchanges it as for CODESYNC_ID_TOKEN."},
+					"codesync (or CODESYNC_OIDC_AUDIENCE) and exchanges it as for CODESYNC_ID_TOKEN."},
+				{"CODESYNC_OIDC_AUDIENCE", "Trusted publishing on GitHub Actions: the audience of the ID token the CLI asks for " +
+					"(default codesync); it must equal the server's --oidc-audience."},
 				{"CODESYNC_SERVER", "API base URL (default https://api.codesync.de); --server beats it. " +
 					"Credentials are only sent over https://, or http:// to a loopback address."},
 				{"CODESYNC_PROFILE", "Configuration profile (default \"default\"); --profile beats it."},

@@ -23,6 +23,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
 	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // Options of `server`.
@@ -45,6 +46,9 @@ type Options struct {
 	ScanningKeys string // --secret-scanning-keys
 	ServerConfig string // --server-config
 	NoLocalLogin bool   // --disable-local-login
+	// trusted publishing
+	OIDCAudience   string   // --oidc-audience
+	TrustedIssuers []string // --trusted-issuers
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -91,6 +95,8 @@ key, and prints four lines for eval:
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
 	fl.StringVar(&opts.ServerConfig, "server-config", "", "server configuration file (YAML): identity providers and mapping rules (docs/federation.md)")
 	fl.BoolVar(&opts.NoLocalLogin, "disable-local-login", false, "sign-in pages offer only the identity providers of --server-config, no password form")
+	fl.StringVar(&opts.OIDCAudience, "oidc-audience", trustedpub.DefaultAudience, "the aud a CI job's ID token must carry to be exchanged (trusted publishing)")
+	fl.StringSliceVar(&opts.TrustedIssuers, "trusted-issuers", trustedpub.DefaultTrustedIssuers, "ID token issuers (https URLs) whose CI jobs may exchange their identity (trusted publishing)")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -144,6 +150,14 @@ func (o *Options) config() (server.Config, error) {
 			return cfg, cmdutil.UsageErrorf("--secret-scanning-keys %s: %s", o.ScanningKeys, err)
 		}
 	}
+	if strings.TrimSpace(o.OIDCAudience) == "" || strings.ContainsAny(o.OIDCAudience, " \t,") {
+		return cfg, cmdutil.UsageErrorf("invalid --oidc-audience %q: use one word, such as codesync", o.OIDCAudience)
+	}
+	iss, err := trustedpub.ParseTrustedIssuers(o.TrustedIssuers)
+	if err != nil {
+		return cfg, cmdutil.UsageErrorf("--trusted-issuers: %s", err)
+	}
+	cfg.TrustedPublishing = server.TrustedPublishing{Audience: o.OIDCAudience, TrustedIssuers: iss, Disabled: len(iss) == 0}
 	return cfg, nil
 }
 
@@ -216,7 +230,18 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// The store is closed (WAL checkpointed) before "server stopped" is
+	// printed, so the line means the database is at rest; the deferred close
+	// covers the early returns.
+	storeClosed := false
+	closeStore := func() error {
+		if storeClosed {
+			return nil
+		}
+		storeClosed = true
+		return st.Close()
+	}
+	defer closeStore()
 
 	level := slog.LevelInfo
 	if o.F.Flags.Debug {
@@ -255,6 +280,9 @@ func run(ctx context.Context, o *Options) error {
 		_ = f.Sync()
 	}
 	err = srv.Serve(ctx, ln, tlsCfg)
+	if cerr := closeStore(); err == nil && cerr != nil {
+		err = cerr
+	}
 	fmt.Fprintln(ios.ErrOut, "server stopped")
 	return err
 }

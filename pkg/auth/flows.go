@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -82,7 +83,13 @@ func BrowserAvailable(getenv func(string) string) bool {
 func OpenBrowser(getenv func(string) string, u string) error {
 	for _, v := range []string{"CODESYNC_BROWSER", "BROWSER"} {
 		if c := getenv(v); c != "" {
-			f := strings.Fields(c)
+			// A program path with spaces ("C:\Program Files\...\chrome.exe")
+			// is taken whole; otherwise the value is a command and its
+			// arguments separated by spaces.
+			f := []string{c}
+			if fi, err := os.Stat(c); err != nil || fi.IsDir() {
+				f = strings.Fields(c)
+			}
 			cmd := exec.Command(f[0], append(f[1:], u)...)
 			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 			return cmd.Start() // the browser may keep running; we do not wait

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -113,6 +114,53 @@ func TestDevicePollingDefaultIsSlowerThanTheServer(t *testing.T) {
 	for _, w := range waits {
 		if w != 6*time.Second {
 			t.Fatalf("waits %v: want the server's 5 s plus 1 s", waits)
+		}
+	}
+}
+
+// TestOpenBrowserPathWithSpaces: CODESYNC_BROWSER may name a program whose
+// path has spaces (Windows' "C:\Program Files\..."); a command with
+// arguments still works.
+func TestOpenBrowserPathWithSpaces(t *testing.T) {
+	script := func(dir, name string) (prog, out string) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		prog, out = filepath.Join(dir, name), filepath.Join(dir, "opened")
+		sh := "#!/bin/sh\nprintf '%s|' \"$@\" > \"" + out + ".tmp\" && mv \"" + out + ".tmp\" \"" + out + "\"\n"
+		if err := os.WriteFile(prog, []byte(sh), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return prog, out
+	}
+	spaced, spacedOut := script(filepath.Join(t.TempDir(), "Program Files"), "my browser")
+	plain, plainOut := script(t.TempDir(), "browser")
+	for _, tc := range []struct{ env, out, want string }{
+		{spaced, spacedOut, "http://127.0.0.1:1/x|"},
+		{plain + " --new-window", plainOut, "--new-window|http://127.0.0.1:1/x|"},
+	} {
+		getenv := func(k string) string {
+			if k == "CODESYNC_BROWSER" {
+				return tc.env
+			}
+			return ""
+		}
+		if err := auth.OpenBrowser(getenv, "http://127.0.0.1:1/x"); err != nil {
+			t.Fatalf("%q: %v", tc.env, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, err := os.ReadFile(tc.out)
+			if err == nil {
+				if string(b) != tc.want {
+					t.Fatalf("%q: browser got %q, want %q", tc.env, b, tc.want)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: the browser was not started", tc.env)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }

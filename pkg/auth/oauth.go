@@ -29,6 +29,7 @@ type Metadata struct {
 	IntrospectionEndpoint       string   `json:"introspection_endpoint"`
 	ScopesSupported             []string `json:"scopes_supported"`
 	CodeChallengeMethods        []string `json:"code_challenge_methods_supported"`
+	GrantTypesSupported         []string `json:"grant_types_supported"`
 	// RFC 9207: the authorization response carries iss.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }

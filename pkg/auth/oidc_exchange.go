@@ -44,6 +44,7 @@ const (
 	EnvActionsRequestToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 	EnvCIIDToken           = "CODESYNC_ID_TOKEN"
 	EnvAuthToken           = "CODESYNC_AUTH_TOKEN"
+	EnvOIDCAudience        = "CODESYNC_OIDC_AUDIENCE"
 
 	maxCIResponse = 64 << 10
 )

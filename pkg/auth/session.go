@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -72,15 +73,62 @@ type Resolver struct {
 	LockPath  string // <config dir>/<profile>.lock
 	Refresher Refresher
 	Now       func() time.Time
+	// CI is the job's CI identity (DetectCI), nil outside CI. With
+	// EnvToken empty, Token exchanges it through Exchange (trusted
+	// publishing), once per invocation; the store is never touched.
+	CI       *CIIdentity
+	Exchange func(ctx context.Context, ci *CIIdentity) (*ExchangedToken, error)
+
+	// exchanged holds the exchanged token for the invocation (a pointer, so
+	// copies of the Resolver share it).
+	exchanged *exchangedCache
+}
+
+type exchangedCache struct {
+	mu sync.Mutex
+	t  *ExchangedToken
+}
+
+// UseCI sets the CI identity and the exchange (trusted publishing).
+func (r *Resolver) UseCI(ci *CIIdentity, exchange func(ctx context.Context, ci *CIIdentity) (*ExchangedToken, error)) {
+	r.CI, r.Exchange, r.exchanged = ci, exchange, &exchangedCache{}
+}
+
+// usesCI: the credential is the exchanged CI identity.
+func (r *Resolver) usesCI() bool {
+	return r.EnvToken == "" && r.CI != nil && r.Exchange != nil
+}
+
+// Exchanged returns the token exchanged for the CI identity, exchanging it
+// on first use (then kept in memory for the invocation only).
+func (r *Resolver) Exchanged(ctx context.Context) (*ExchangedToken, error) {
+	if r.exchanged == nil {
+		return r.Exchange(ctx, r.CI)
+	}
+	r.exchanged.mu.Lock()
+	defer r.exchanged.mu.Unlock()
+	if r.exchanged.t != nil {
+		return r.exchanged.t, nil
+	}
+	t, err := r.Exchange(ctx, r.CI)
+	if err != nil {
+		return nil, err
+	}
+	r.exchanged.t = t
+	return t, nil
 }
 
 // RefreshMargin: a token expiring within this is refreshed before use.
 const RefreshMargin = 60 * time.Second
 
-// Source names where the credential comes from: env, keyring or file.
+// Source names where the credential comes from: env, oidc (an exchanged
+// CI identity), keyring or file.
 func (r *Resolver) Source() (string, error) {
 	if r.EnvToken != "" {
 		return "env", nil
+	}
+	if r.usesCI() {
+		return TypeOIDC, nil
 	}
 	st, err := r.Store()
 	if err != nil {
@@ -140,6 +188,13 @@ func (r *Resolver) Token(ctx context.Context) (string, error) {
 	if r.EnvToken != "" {
 		return r.EnvToken, nil
 	}
+	if r.usesCI() {
+		t, err := r.Exchanged(ctx)
+		if err != nil {
+			return "", err
+		}
+		return t.AccessToken, nil
+	}
 	s, err := r.Session(ctx)
 	if err != nil {
 		return "", err
@@ -168,7 +223,7 @@ func (r *Resolver) Session(ctx context.Context) (*Session, error) {
 // refresh the server refused (then the server's 401, which says why, is
 // the answer).
 func (r *Resolver) Reauth(ctx context.Context, rejected string) (string, error) {
-	if r.EnvToken != "" || r.Refresher == nil {
+	if r.EnvToken != "" || r.usesCI() || r.Refresher == nil {
 		return "", nil
 	}
 	s, err := r.Load()

@@ -91,3 +91,9 @@ func CompleteOrgSlug(f *Factory) func(*cobra.Command, []string, string) ([]strin
 		return OrgSlugs(f, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 }
+
+// CompleteWithin runs a completion lookup under the completion budget (2 s):
+// any failure completes nothing.
+func CompleteWithin(lookup func(ctx context.Context) []string) []string {
+	return completeWithin(lookup)
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -55,8 +56,14 @@ func (f *File) Path() string { return f.path }
 // Dir returns the folder of config.yaml, credentials.json and lock files.
 func (f *File) Dir() string { return filepath.Dir(f.path) }
 
-// FindPath applies the documented search order (docs/config.md).
+// FindPath applies the search order of docs/config.md: --config, then
+// CODESYNC_CONFIG_DIR, then XDG_CONFIG_HOME, then the platform's folder
+// (~/.config/codesync; %AppData%\codesync on Windows).
 func FindPath(flagPath string, getenv func(string) string) (string, error) {
+	return findPath(flagPath, getenv, runtime.GOOS)
+}
+
+func findPath(flagPath string, getenv func(string) string, goos string) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
@@ -65,6 +72,13 @@ func FindPath(flagPath string, getenv func(string) string) (string, error) {
 	}
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "codesync", "config.yaml"), nil
+	}
+	// Windows users look for settings in %AppData% (what os.UserConfigDir
+	// returns there), not in a dot-folder of their profile.
+	if goos == "windows" {
+		if d := getenv("AppData"); d != "" {
+			return filepath.Join(d, "codesync", "config.yaml"), nil
+		}
 	}
 	home := getenv("HOME")
 	if home == "" {

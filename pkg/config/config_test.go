@@ -52,6 +52,25 @@ func TestSearchOrder(t *testing.T) {
 	}
 }
 
+// On Windows the folder is %AppData%\codesync, unless CODESYNC_CONFIG_DIR
+// or XDG_CONFIG_HOME says otherwise; elsewhere AppData means nothing.
+func TestFindPathWindows(t *testing.T) {
+	vars := map[string]string{"AppData": "/appdata", "HOME": "/c"}
+	if p, _ := findPath("", env(vars), "windows"); p != filepath.Join("/appdata", "codesync", "config.yaml") {
+		t.Errorf("windows: %s", p)
+	}
+	if p, _ := findPath("", env(vars), "linux"); p != filepath.Join("/c", ".config", "codesync", "config.yaml") {
+		t.Errorf("linux: %s", p)
+	}
+	vars["XDG_CONFIG_HOME"] = "/b"
+	if p, _ := findPath("", env(vars), "windows"); p != filepath.Join("/b", "codesync", "config.yaml") {
+		t.Errorf("windows with XDG_CONFIG_HOME: %s", p)
+	}
+	if p, _ := findPath("", env(map[string]string{"HOME": "/c"}), "windows"); p != filepath.Join("/c", ".config", "codesync", "config.yaml") {
+		t.Errorf("windows without AppData: %s", p)
+	}
+}
+
 // FuzzLoad: any config file content loads or fails with an error, never a
 // panic, and a loaded one resolves or fails cleanly.
 func FuzzLoad(f *testing.F) {

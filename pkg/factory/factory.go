@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,9 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 			LockPath: filepath.Join(cfg.File.Dir(), cfg.ProfileName()+".lock"),
 			Now:      f.Now,
 		}
+		r.UseCI(auth.DetectCI(getenv), func(ctx context.Context, ci *auth.CIIdentity) (*auth.ExchangedToken, error) {
+			return ExchangeCI(ctx, f, ci)
+		})
 		r.Store = sync.OnceValues(func() (credstore.Store, error) { return f.Store(cfg.Storage()) })
 		r.Refresher = func(ctx context.Context, s *auth.Session) (*auth.Session, error) {
 			c, err := f.AnonymousClient()
@@ -131,6 +135,36 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 	f.APIClient = sync.OnceValues(func() (*api.Client, error) { return newClient(true) })
 	f.AnonymousClient = sync.OnceValues(func() (*api.Client, error) { return newClient(false) })
 	return f
+}
+
+// ExchangeCI exchanges the CI identity ci at the server's token endpoint
+// (trusted publishing): the ID token is asked for (GitHub) with the audience
+// CODESYNC_OIDC_AUDIENCE (default codesync) and sent only to the token
+// endpoint the server's metadata names, on the server's origin.
+func ExchangeCI(ctx context.Context, f *cmdutil.Factory, ci *auth.CIIdentity) (*auth.ExchangedToken, error) {
+	c, err := f.AnonymousClient()
+	if err != nil {
+		return nil, err
+	}
+	md, err := auth.Discover(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(md.GrantTypesSupported, auth.GrantTypeTokenExchange) {
+		return nil, &auth.CIError{Msg: "this server does not offer trusted publishing (no token-exchange grant in its metadata): set CODESYNC_AUTH_TOKEN instead"}
+	}
+	// the CI provider is not the CodeSync server: no client certificate,
+	// no CodeSync origin rule, its own timeout
+	id, err := ci.IDToken(ctx, &http.Client{Timeout: 30 * time.Second}, f.Getenv(auth.EnvOIDCAudience))
+	if err != nil {
+		return nil, err
+	}
+	t, err := auth.ExchangeIDToken(ctx, c.OAuthHTTP(), md.TokenEndpoint, id)
+	if err != nil {
+		return nil, err
+	}
+	t.Provider = ci.Provider
+	return t, nil
 }
 
 // NewStore opens the credential store of the given kind ("keyring" or "file").

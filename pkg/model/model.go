@@ -118,7 +118,8 @@ const (
 // EventTypes lists every event type.
 var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
 	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased,
-	EventLoginFederated, EventIdentityLinked, EventMembershipSynced}
+	EventLoginFederated, EventIdentityLinked, EventMembershipSynced,
+	EventOIDCExchanged, EventOIDCRefused, EventPublisherAdded, EventPublisherRemoved}
 
 // Health is GET /v1/auth/health.
 type Health struct {

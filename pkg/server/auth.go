@@ -67,6 +67,8 @@ func (s *Server) authenticate(r *http.Request) (*Credential, *apiError) {
 	switch {
 	case token.Looks(tok):
 		c, e = s.authAPIKey(r.Context(), tok)
+	case strings.HasPrefix(tok, oidcTokenPrefix):
+		c, e = s.authOIDC(r, tok)
 	case strings.Count(tok, ".") == 2:
 		c, e = s.authJWT(r, tok)
 	default:

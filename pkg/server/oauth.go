@@ -18,6 +18,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // The authorization server of SPEC §4, written on net/http: fosite offers no
@@ -57,13 +58,22 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) *apiError {
 		"introspection_endpoint":                iss + "/oauth/introspect",
 		"scopes_supported":                      keyrules.Scopes,
 		"response_types_supported":              []string{"code"},
-		"grant_types_supported":                 []string{"authorization_code", grantDevice, "refresh_token"},
+		"grant_types_supported":                 s.grantTypes(),
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
 		// RFC 9207: every authorization response names the issuer
 		"authorization_response_iss_parameter_supported": true,
 	})
 	return nil
+}
+
+// grantTypes of the metadata: the token exchange when trusted publishing is on.
+func (s *Server) grantTypes() []string {
+	g := []string{"authorization_code", grantDevice, "refresh_token"}
+	if s.tp != nil {
+		g = append(g, trustedpub.GrantTypeTokenExchange)
+	}
+	return g
 }
 
 // oauthError is the token endpoint's error shape (RFC 6749 §5.2).
@@ -154,6 +164,11 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) *apiError
 		return oauthError(w, 400, "invalid_request", "malformed form body")
 	}
 	f := r.PostForm
+	// RFC 8693: the CI job's ID token is the client's credential; any
+	// tool may ask, so no client_id is required
+	if trustedpub.IsTokenExchange(f) {
+		return s.grantTokenExchange(w, r, f)
+	}
 	if f.Get("client_id") != CLIClientID {
 		return oauthError(w, 401, "invalid_client", "unknown client")
 	}
@@ -165,7 +180,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) *apiError
 	case "refresh_token":
 		return s.grantRefresh(w, r, f)
 	}
-	return oauthError(w, 400, "unsupported_grant_type", "grant_type must be authorization_code, device_code or refresh_token")
+	return oauthError(w, 400, "unsupported_grant_type", "grant_type must be authorization_code, device_code, refresh_token or token-exchange")
 }
 
 // issue stores and returns a new token pair of family.

@@ -17,7 +17,7 @@ func (s *Server) Purge(ctx context.Context) error {
 		s.cfg.Logger.Warn("purge of federated sign-in state failed", "error", err)
 	}
 	if p.Total() > 0 {
-		s.cfg.Logger.Info("purged expired rows", "device_codes", p.DeviceCodes, "auth_codes", p.AuthCodes, "oauth_tokens", p.OAuthTokens, "idempotency", p.Idempotency)
+		s.cfg.Logger.Info("purged expired rows", "device_codes", p.DeviceCodes, "auth_codes", p.AuthCodes, "oauth_tokens", p.OAuthTokens, "idempotency", p.Idempotency, "trusted_publishing", p.TrustedPub)
 	}
 	return nil
 }

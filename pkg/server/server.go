@@ -22,6 +22,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
 
 // Config sets the server's policy.
@@ -51,6 +52,8 @@ type Config struct {
 	// DisableLocalLogin hides and refuses the password form of the
 	// sign-in pages: only the identity providers remain.
 	DisableLocalLogin bool
+	// TrustedPublishing configures the token exchange of CI identities.
+	TrustedPublishing TrustedPublishing
 }
 
 func (c *Config) defaults() {
@@ -106,7 +109,8 @@ type Server struct {
 	orgs      orgState
 	// federated sign-in
 	flow  *federation.Flow
-	fedMu sync.Mutex // one upstream re-check at a time (rotating refresh tokens)
+	fedMu sync.Mutex           // one upstream re-check at a time (rotating refresh tokens)
+	tp    *trustedpub.Verifier // nil: the token exchange is off (bad configuration, logged)
 }
 
 // New builds a server over st.
@@ -114,6 +118,11 @@ func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
 	s.flow = &federation.Flow{Store: st.FederationStates(), Now: cfg.Now}
+	v, err := s.newVerifier() // nil when off
+	if err != nil {
+		cfg.Logger.Error("trusted publishing is off", "error", err)
+	}
+	s.tp = v
 	s.routes()
 	return s
 }
@@ -150,6 +159,7 @@ func (s *Server) routes() {
 	s.jwtRoutes()
 	s.orgRoutes()
 	s.fedRoutes()
+	s.trustedPubRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -176,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			// The path holds no secret; the query string and headers may, so
 			// they are never logged.
-			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})

@@ -11,7 +11,7 @@ import (
 )
 
 // federationMigrations store federated sign-in (issue 18). They run after
-// leastPrivMigrations, in order.
+// trustedPubMigrations, in order.
 var federationMigrations = []string{
 	`CREATE TABLE identities (
 		provider TEXT NOT NULL,

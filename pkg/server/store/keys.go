@@ -132,9 +132,13 @@ func (s *Store) CreateKey(ctx context.Context, k *KeyRecord, maxActive int, ev *
 }
 
 // KeyByHash finds the key whose token hashes to h (authentication).
+// The token itself is never stored or compared: only its SHA-256 is, and
+// the lookup is an equality search on the unique index of token_hash.
 func (s *Store) KeyByHash(ctx context.Context, h []byte) (*KeyRecord, error) {
-	return scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE token_hash = ?`, h))
+	return scanKey(s.db.QueryRowContext(ctx, keyByHashQuery, h))
 }
+
+const keyByHashQuery = `SELECT ` + keyCols + ` FROM api_keys WHERE token_hash = ?`
 
 // KeyByID returns the user's key id; another user's key is ErrNotFound.
 func (s *Store) KeyByID(ctx context.Context, userID int64, id string) (*KeyRecord, error) {
@@ -144,14 +148,11 @@ func (s *Store) KeyByID(ctx context.Context, userID int64, id string) (*KeyRecor
 // ListKeys returns up to limit keys after seq afterSeq; without all, only
 // usable ones.
 func (s *Store) ListKeys(ctx context.Context, userID int64, all bool, afterSeq int64, limit int, now time.Time) ([]*KeyRecord, error) {
-	q := `SELECT ` + keyCols + ` FROM api_keys WHERE user_id = ? AND seq > ?`
-	args := []any{userID, afterSeq}
+	q := listKeysQuery(all)
+	args := []any{userID, afterSeq, limit}
 	if !all {
-		q += ` AND revoked_at IS NULL AND expires_at > ?`
-		args = append(args, unix(now))
+		args = []any{userID, unix(now), afterSeq, limit}
 	}
-	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -166,6 +167,24 @@ func (s *Store) ListKeys(ctx context.Context, userID int64, all bool, afterSeq i
 		out = append(out, k)
 	}
 	return out, rows.Err()
+}
+
+// listKeysQuery is the key list's query. A page costs the same at 1,000 and
+// at 100,000 keys (migration 4, api_keys_usable):
+//   - all keys: keyset pagination on the (user_id, seq) index, which walks
+//     only the page's rows;
+//   - usable keys only: the partial index on the user's unrevoked keys by
+//     expiry finds the unexpired ones by a range search, so revoked and
+//     expired keys, however many, are never visited. Usable keys are few (the
+//     active-key limit plus keys in their rotation grace), so sorting them by
+//     seq costs little. INDEXED BY makes the query fail rather than fall back
+//     to a scan if the index were ever missing.
+func listKeysQuery(all bool) string {
+	if all {
+		return `SELECT ` + keyCols + ` FROM api_keys INDEXED BY api_keys_user WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`
+	}
+	return `SELECT ` + keyCols + ` FROM api_keys INDEXED BY api_keys_usable
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND seq > ? ORDER BY seq LIMIT ?`
 }
 
 // ForEachKey streams the user's keys created or changed since (zero = all),

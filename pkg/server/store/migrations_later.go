@@ -91,4 +91,7 @@ var laterMigrations = []string{
 	ALTER TABLE audit_events ADD COLUMN org_id INTEGER;
 	CREATE INDEX audit_events_org ON audit_events(org_id, seq);
 	ALTER TABLE packages ADD COLUMN org_id INTEGER;`,
+	// 5: key list index (issue 16): a user's usable keys (unrevoked, found
+	// by expiry) without walking their revoked and expired ones
+	`CREATE INDEX api_keys_usable ON api_keys(user_id, expires_at) WHERE revoked_at IS NULL;`,
 }

@@ -9,10 +9,14 @@ import (
 // Purged counts the rows a Purge deleted, by table.
 type Purged struct {
 	DeviceCodes, AuthCodes, OAuthTokens, Idempotency int64
+	// TrustedPub: used ID token jtis and exchanged tokens past their expiry
+	TrustedPub int64
 }
 
 // Total is the number of rows deleted.
-func (p Purged) Total() int64 { return p.DeviceCodes + p.AuthCodes + p.OAuthTokens + p.Idempotency }
+func (p Purged) Total() int64 {
+	return p.DeviceCodes + p.AuthCodes + p.OAuthTokens + p.Idempotency + p.TrustedPub
+}
 
 // Purge deletes what can no longer be used at now: device codes and
 // authorization codes expired for an hour (so a late poll still hears
@@ -38,7 +42,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (Purged, error) {
 			}
 			*q.n, _ = res.RowsAffected()
 		}
-		return nil
+		var err error
+		p.TrustedPub, err = purgeTrustedPub(tx, now)
+		return err
 	})
 	return p, err
 }

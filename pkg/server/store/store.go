@@ -158,6 +158,7 @@ func (s *Store) migrate(ctx context.Context) error {
 func Migrations() []string {
 	all := append(migrations[:len(migrations):len(migrations)], laterMigrations...)
 	all = append(all, leastPrivMigrations...)
+	all = append(all, trustedPubMigrations...)
 	return append(all, federationMigrations...)
 }
 
