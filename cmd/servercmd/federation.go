@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/federation"
 	"github.com/codesync/codesync-cli/pkg/server"
@@ -84,3 +86,45 @@ func createSecret(path string) ([]byte, error) {
 	}
 	return raw, nil
 }
+
+// serverFile is the part of the --server-config file that has flags:
+// values here apply unless the flag is given (flags override the file).
+// identity_providers and mappings are read by pkg/federation; other keys
+// belong to other parts of the server.
+type serverFile struct {
+	DisableLocalLogin *bool    `yaml:"disable_local_login"`
+	TrustedIssuers    []string `yaml:"trusted_issuers"`
+	OIDCAudience      *string  `yaml:"oidc_audience"`
+}
+
+// applyServerFile fills the options from the --server-config file where
+// the corresponding flag was not given.
+func (o *Options) applyServerFile() error {
+	if o.ServerConfig == "" {
+		return nil
+	}
+	b, err := os.ReadFile(o.ServerConfig)
+	if err != nil {
+		return cmdutil.UsageErrorf("--server-config: %s", err)
+	}
+	var f serverFile
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return cmdutil.UsageErrorf("--server-config %s: %s", o.ServerConfig, oneLine(err.Error()))
+	}
+	given := o.flagSet
+	if given == nil {
+		given = func(string) bool { return false }
+	}
+	if f.DisableLocalLogin != nil && !given("disable-local-login") {
+		o.NoLocalLogin = *f.DisableLocalLogin
+	}
+	if f.TrustedIssuers != nil && !given("trusted-issuers") {
+		o.TrustedIssuers = f.TrustedIssuers
+	}
+	if f.OIDCAudience != nil && !given("oidc-audience") {
+		o.OIDCAudience = *f.OIDCAudience
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -31,3 +31,22 @@ func TestServerSecret(t *testing.T) {
 		t.Fatal("a damaged secret was replaced")
 	}
 }
+
+// TestServerFileFlagsOverride: values of the --server-config file apply
+// where no flag is given; a given flag wins.
+func TestServerFileFlagsOverride(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.yaml")
+	os.WriteFile(path, []byte("disable_local_login: true\ntrusted_issuers: [https://gitlab.example.com]\noidc_audience: from-file\nidentity_providers: []\n"), 0o600)
+	o := &Options{ServerConfig: path, OIDCAudience: "from-flag", TrustedIssuers: []string{"https://default.example"},
+		flagSet: func(name string) bool { return name == "oidc-audience" }}
+	if err := o.applyServerFile(); err != nil {
+		t.Fatal(err)
+	}
+	if !o.NoLocalLogin || len(o.TrustedIssuers) != 1 || o.TrustedIssuers[0] != "https://gitlab.example.com" || o.OIDCAudience != "from-flag" {
+		t.Fatalf("options %+v", o)
+	}
+	os.WriteFile(path, []byte("disable_local_login: [1, 2]\n"), 0o600)
+	if err := (&Options{ServerConfig: path}).applyServerFile(); err == nil {
+		t.Fatal("a malformed value was accepted")
+	}
+}

@@ -46,6 +46,8 @@ type Options struct {
 	ScanningKeys string // --secret-scanning-keys
 	ServerConfig string // --server-config
 	NoLocalLogin bool   // --disable-local-login
+	// flagSet reports which flags were given (they override --server-config)
+	flagSet func(name string) bool
 	// trusted publishing
 	OIDCAudience   string   // --oidc-audience
 	TrustedIssuers []string // --trusted-issuers
@@ -71,6 +73,7 @@ key, and prints four lines for eval:
   $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.flagSet = cmd.Flags().Changed
 			if runF != nil {
 				return runF(opts)
 			}
@@ -93,7 +96,7 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
-	fl.StringVar(&opts.ServerConfig, "server-config", "", "server configuration file (YAML): identity providers and mapping rules (docs/federation.md)")
+	fl.StringVar(&opts.ServerConfig, "server-config", "", "server configuration file (YAML): identity providers, mapping rules, disable_local_login, trusted_issuers, oidc_audience; flags override it (docs/federation.md)")
 	fl.BoolVar(&opts.NoLocalLogin, "disable-local-login", false, "sign-in pages offer only the identity providers of --server-config, no password form")
 	fl.StringVar(&opts.OIDCAudience, "oidc-audience", trustedpub.DefaultAudience, "the aud a CI job's ID token must carry to be exchanged (trusted publishing)")
 	fl.StringSliceVar(&opts.TrustedIssuers, "trusted-issuers", trustedpub.DefaultTrustedIssuers, "ID token issuers (https URLs) whose CI jobs may exchange their identity (trusted publishing)")
@@ -136,6 +139,9 @@ func (o *Options) config() (server.Config, error) {
 	}
 	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
 		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
+	}
+	if err := o.applyServerFile(); err != nil {
+		return cfg, err
 	}
 	if o.NoLocalLogin && o.ServerConfig == "" {
 		return cfg, cmdutil.UsageErrorf("--disable-local-login needs --server-config with at least one identity provider")
