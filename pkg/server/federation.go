@@ -187,12 +187,10 @@ func (s *Server) createFederatedUser(ctx context.Context, idn federation.Identit
 				Detail: "user created at the first sign-in with " + idn.Provider + ", linked to subject " + clip(idn.Subject, 100)}}
 		})
 		if errors.Is(err, store.ErrExists) {
-			if _, lerr := s.store.IdentityBySubject(ctx, idn.Provider, idn.Subject); lerr == nil {
-				// a concurrent first sign-in linked it meanwhile
-				existing, _ := s.store.IdentityBySubject(ctx, idn.Provider, idn.Subject)
-				return s.store.UserByID(ctx, existing.UserID)
+			if existing, lerr := s.store.IdentityBySubject(ctx, idn.Provider, idn.Subject); lerr == nil {
+				return s.store.UserByID(ctx, existing.UserID) // a concurrent first sign-in linked it meanwhile
 			}
-			continue
+			continue // the name is taken: try the next number
 		}
 		return u, err
 	}
