@@ -79,6 +79,12 @@ func TestFederatedGitHubThroughServerRoutes(t *testing.T) {
 	if r := fs.roleIn(t, "octocat", "octo", "github"); r != "admin" {
 		t.Fatalf("octocat's role: %q, want admin (team octo-org/platform)", r)
 	}
+	// the upstream credential is stored sealed, never in the clear
+	var sealed string
+	fs.Store.DB().QueryRow(`SELECT refresh_sealed FROM identities WHERE provider = 'github'`).Scan(&sealed)
+	if sealed == "" || strings.Contains(sealed, "gho_") {
+		t.Fatalf("stored upstream credential %q", sealed)
+	}
 	gh.RemoveTeam("platform")
 	if _, ex, se := authStatus(t, env); ex != 0 {
 		t.Fatalf("after the team change: %d %s", ex, se)
