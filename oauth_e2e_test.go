@@ -125,7 +125,7 @@ func TestDeviceLoginApprovedOnThePage(t *testing.T) {
 		t.Fatalf("exit %s:\n%s", exit, stderr)
 	}
 	out, _, exitS := runCLI(t, env, "", "auth", "status", "-o", "json")
-	if exitS != 0 || !strings.Contains(out, `"token_type":"oauth"`) || !strings.Contains(out, `"source":"file"`) {
+	if exitS != 0 || !strings.Contains(out, `"token_type":"oauth"`) || !strings.Contains(out, `"source":"file"`) || strings.Contains(out, `"provider"`) {
 		t.Fatalf("auth status: %d %s", exitS, out)
 	}
 	// the session works for API calls and logout revokes it on the server

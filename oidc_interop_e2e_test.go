@@ -26,7 +26,11 @@ const oidcProviderDir = "testdata/oidcprovider"
 
 // startOIDCProvider starts oidc-provider on 127.0.0.1 and returns its
 // issuer URL. Without Node.js the test skips, except in CI, where it fails.
-func startOIDCProvider(t *testing.T) string {
+func startOIDCProvider(t *testing.T) string { t.Helper(); return startOIDCProviderWith(t) }
+
+// startOIDCProviderWith starts it with extra environment variables
+// (OIDC_PEER_FEDERATION: the confidential web client of federated sign-in).
+func startOIDCProviderWith(t *testing.T, env ...string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -50,6 +54,7 @@ func startOIDCProvider(t *testing.T) string {
 	}
 	cmd := exec.Command(node, "server.mjs")
 	cmd.Dir = oidcProviderDir
+	cmd.Env = append(os.Environ(), env...)
 	stdin, _ := cmd.StdinPipe() // the provider stops when this closes
 	stdout, _ := cmd.StdoutPipe()
 	var stderr syncBuffer

@@ -588,6 +588,37 @@ func (a *apiSession) exerciseLeaks(dev string, reporter *ecdsa.PrivateKey) {
 		"GITHUB-PUBLIC-KEY-IDENTIFIER", "other-key", "GITHUB-PUBLIC-KEY-SIGNATURE", base64.StdEncoding.EncodeToString(sig))
 }
 
+// exerciseFederation signs in through the recorded fake of GitHub on a
+// second server: /auth/start, /auth/callback, and the device page's
+// approve-only form after the sign-in.
+func (a *apiSession) exerciseFederation() {
+	t := a.t
+	fs, _ := startGitHubFedServer(t)
+	saved := a.base
+	defer func() { a.base = saved }()
+	a.base = fs.URL
+	a.do("GET", "/auth/start/{id}", "/auth/start/nope?return=/device", "", nil, "")
+	a.do("GET", "/auth/start/{id}", "/auth/start/github?return=https://evil.example/", "", nil, "")
+	da := a.form("/oauth/device/code", "/oauth/device/code", url.Values{"client_id": {"codesync-cli"}}, 200)
+	uc, _ := da["user_code"].(string)
+	start := a.do("GET", "/auth/start/{id}", "/auth/start/github?return="+url.QueryEscape("/device?user_code="+uc), "", nil, "")
+	if start.status != 302 {
+		t.Fatalf("start: %d %s", start.status, start.body)
+	}
+	res, err := a.hc.Get(start.header.Get("Location")) // the fake approves at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cb, _ := url.Parse(res.Header.Get("Location"))
+	if s := a.do("GET", "/auth/callback/{id}", cb.RequestURI(), "", nil, ""); s.status != 302 {
+		t.Fatalf("callback: %d %s", s.status, s.body)
+	}
+	a.do("GET", "/auth/callback/{id}", cb.RequestURI(), "", nil, "") // the state is spent: 400
+	csrf := a.page("/device", "/device?user_code="+uc, 200)
+	a.form("/device", "/device", url.Values{"csrf_token": {csrf}, "user_code": {uc}, "action": {"approve"}}, 200)
+}
+
 // exerciseTrustedPublishing drives the publishers API and the token
 // exchange (fakeidp stands in for GitHub's issuer).
 func (a *apiSession) exerciseTrustedPublishing(ts *testServer, idp *fakeidp.IdP) {
@@ -704,6 +735,7 @@ func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	a.exercise(ts)
 	a.exerciseLeaks(ts.Token, reporter)
+	a.exerciseFederation()
 	a.exerciseTrustedPublishing(ts, idp)
 	a.exerciseOrgs(ts)
 

@@ -37,6 +37,9 @@ type Status struct {
 	Scopes    []string   `json:"scopes"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	LoggedIn  bool       `json:"logged_in"`
+	// Provider is the identity provider the session came from; absent for
+	// local accounts and API keys.
+	Provider string `json:"provider,omitempty"`
 	// Claims: for source oidc, the CI identity's claims that the server
 	// matched (repository, workflow, ref, environment, run)
 	Claims map[string]string `json:"claims,omitempty"`
@@ -86,6 +89,7 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 			return err
 		}
 		st.User, st.TokenType, st.Scopes, st.ExpiresAt, st.LoggedIn = w.User.Name, w.Credential.Type, w.Credential.Scopes, w.Credential.ExpiresAt, true
+		st.Provider = w.Credential.Provider
 		if st.Source == auth.TypeOIDC {
 			if t, err := res.Exchanged(ctx); err == nil {
 				st.Claims = t.Claims
@@ -108,6 +112,9 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		t.AddRow("profile", st.Profile)
 		t.AddRow("user", st.User)
 		t.AddRow("source", st.Source)
+		if st.Provider != "" {
+			t.AddRow("provider", st.Provider)
+		}
 		t.AddRow("token_type", st.TokenType)
 		t.AddRow("scopes", strings.Join(st.Scopes, ","))
 		t.AddRow("expires", exp)

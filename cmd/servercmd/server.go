@@ -44,6 +44,10 @@ type Options struct {
 	FailedLogins int
 	DeviceEvery  time.Duration
 	ScanningKeys string // --secret-scanning-keys
+	ServerConfig string // --server-config
+	NoLocalLogin bool   // --disable-local-login
+	// flagSet reports which flags were given (they override --server-config)
+	flagSet func(name string) bool
 	// trusted publishing
 	OIDCAudience   string   // --oidc-audience
 	TrustedIssuers []string // --trusted-issuers
@@ -69,6 +73,7 @@ key, and prints four lines for eval:
   $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.flagSet = cmd.Flags().Changed
 			if runF != nil {
 				return runF(opts)
 			}
@@ -91,6 +96,8 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
+	fl.StringVar(&opts.ServerConfig, "server-config", "", "server configuration file (YAML): identity providers, mapping rules, disable_local_login, trusted_issuers, oidc_audience; flags override it (docs/federation.md)")
+	fl.BoolVar(&opts.NoLocalLogin, "disable-local-login", false, "sign-in pages offer only the identity providers of --server-config, no password form")
 	fl.StringVar(&opts.OIDCAudience, "oidc-audience", trustedpub.DefaultAudience, "the aud a CI job's ID token must carry to be exchanged (trusted publishing)")
 	fl.StringSliceVar(&opts.TrustedIssuers, "trusted-issuers", trustedpub.DefaultTrustedIssuers, "ID token issuers (https URLs) whose CI jobs may exchange their identity (trusted publishing)")
 	cmd.AddCommand(NewCmdUser(f, opts))
@@ -133,6 +140,13 @@ func (o *Options) config() (server.Config, error) {
 	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
 		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
 	}
+	if err := o.applyServerFile(); err != nil {
+		return cfg, err
+	}
+	if o.NoLocalLogin && o.ServerConfig == "" {
+		return cfg, cmdutil.UsageErrorf("--disable-local-login needs --server-config with at least one identity provider")
+	}
+	cfg.DisableLocalLogin = o.NoLocalLogin
 	if o.ScanningKeys != "" {
 		b, err := os.ReadFile(o.ScanningKeys)
 		if err == nil {
@@ -246,6 +260,16 @@ func run(ctx context.Context, o *Options) error {
 	}
 	base := scheme + "://" + ln.Addr().String()
 	cfg.Issuer = base
+	if o.ServerConfig != "" {
+		if cfg.Federation, err = loadFederation(o.ServerConfig, dbPath, base); err != nil {
+			ln.Close()
+			return err
+		}
+		if o.NoLocalLogin && len(cfg.Federation.Config.IdentityProviders) == 0 {
+			ln.Close()
+			return cmdutil.UsageErrorf("--disable-local-login: %s names no identity provider, nobody could sign in", o.ServerConfig)
+		}
+	}
 	srv := server.New(cfg, st)
 	ios := o.F.IOStreams
 	fmt.Fprintf(ios.ErrOut, "CodeSync reference server (%s) listening on %s (%s, database %s)\n", versionLabel(o.F.Version), base, cfg.Environment, displayDB(o.DB))

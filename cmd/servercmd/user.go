@@ -114,7 +114,7 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(add, suspend, list)
+	cmd.AddCommand(add, suspend, list, newCmdLink(f, so, true), newCmdLink(f, so, false))
 	return cmd
 }
 

@@ -2,9 +2,6 @@ package federation
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,197 +12,17 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/codesync/codesync-cli/internal/githubfake"
 )
 
-// recordedGitHub is a RECORDED FAKE of GitHub: the OAuth app endpoints of
-// github.com (/login/oauth/authorize, /login/oauth/access_token) and the
-// REST API calls the provider makes (/user, /user/orgs, /user/teams),
-// answering with the JSON of testdata/github (GitHub's documented answers)
-// and GitHub's status codes and headers (form-encoded token answers,
-// HTTP 200 with "error" for a bad code, 401 "Bad credentials", Link
-// pagination). It checks what GitHub checks: client id and secret, the
-// redirect URI, the single-use code and its PKCE S256 challenge, the bearer
-// token. It is not GitHub: the real API is not reachable from the tests.
-type recordedGitHub struct {
-	t      *testing.T
-	srv    *httptest.Server
-	secret string
+// The recorded fake of GitHub's OAuth endpoints and REST API is
+// internal/githubfake (shared with the server's tests).
 
-	mu           sync.Mutex
-	codes        map[string]ghCode
-	tokens       map[string]bool // access token -> valid
-	removedTeams map[string]bool // team slugs the user was removed from
-	expiring     bool            // "expiring user tokens": refresh tokens, rotated
-	refresh      map[string]bool // refresh token -> valid
-}
-
-type ghCode struct {
-	redirect, challenge string
-}
-
-func newRecordedGitHub(t *testing.T) *recordedGitHub {
-	f := &recordedGitHub{t: t, secret: randomString(20), codes: map[string]ghCode{},
-		tokens: map[string]bool{}, removedTeams: map[string]bool{}, refresh: map[string]bool{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
-	mux.HandleFunc("POST /login/oauth/access_token", f.accessToken)
-	mux.HandleFunc("GET /api/v3/user", f.api("user.json"))
-	mux.HandleFunc("GET /api/v3/user/orgs", f.orgs)
-	mux.HandleFunc("GET /api/v3/user/teams", f.teams)
-	f.srv = httptest.NewServer(mux) // 127.0.0.1, a free port
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *recordedGitHub) fixture(name string) []byte {
-	b, err := os.ReadFile(filepath.Join("testdata", "github", name))
-	if err != nil {
-		f.t.Error(err)
-	}
-	return b
-}
-
-// authorize stands for the person approving the app on github.com.
-func (f *recordedGitHub) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Get("client_id") != "Iv1.recordedfake" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" {
-		http.Error(w, "bad authorize request", http.StatusBadRequest)
-		return
-	}
-	if !slices.Equal(strings.Split(q.Get("scope"), " "), []string{"read:user", "user:email", "read:org"}) {
-		http.Error(w, "unexpected scope "+q.Get("scope"), http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	code := "fakecode" + randomString(10)
-	f.codes[code] = ghCode{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge")}
-	f.mu.Unlock()
-	u, _ := url.Parse(q.Get("redirect_uri"))
-	u.RawQuery = url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
-}
-
-func (f *recordedGitHub) accessToken(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	if r.PostForm.Get("client_id") != "Iv1.recordedfake" || r.PostForm.Get("client_secret") != f.secret {
-		w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		w.Write([]byte("error=incorrect_client_credentials&error_description=The+client_id+and%2For+client_secret+passed+are+incorrect."))
-		return
-	}
-	if r.PostForm.Get("grant_type") == "refresh_token" {
-		f.mu.Lock()
-		ok := f.refresh[r.PostForm.Get("refresh_token")]
-		delete(f.refresh, r.PostForm.Get("refresh_token"))
-		f.mu.Unlock()
-		if !ok {
-			w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-			w.Write([]byte("error=bad_refresh_token&error_description=The+refresh+token+passed+is+incorrect+or+expired."))
-			return
-		}
-		f.issue(w)
-		return
-	}
-	f.mu.Lock()
-	c, ok := f.codes[r.PostForm.Get("code")]
-	delete(f.codes, r.PostForm.Get("code"))
-	f.mu.Unlock()
-	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-	if r.PostForm.Get("grant_type") != "authorization_code" || !ok || c.redirect != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Write(f.fixture("bad_verification_code.json")) // GitHub answers 200
-		return
-	}
-	f.issue(w)
-}
-
-func (f *recordedGitHub) issue(w http.ResponseWriter) {
-	tok := "gho_" + randomString(27)
-	v := url.Values{"access_token": {tok}, "scope": {"read:org,read:user,user:email"}, "token_type": {"bearer"}}
-	f.mu.Lock()
-	f.tokens[tok] = true
-	if f.expiring {
-		v.Set("access_token", "ghu_"+randomString(27))
-		delete(f.tokens, tok)
-		f.tokens[v.Get("access_token")] = true
-		rt := "ghr_" + randomString(60)
-		f.refresh[rt] = true
-		v.Set("expires_in", "28800")
-		v.Set("refresh_token", rt)
-		v.Set("refresh_token_expires_in", "15811200")
-		v.Set("scope", "")
-	}
-	f.mu.Unlock()
-	// Without "Accept: application/json" GitHub answers form-encoded.
-	w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	w.Write([]byte(v.Encode()))
-}
-
-func (f *recordedGitHub) authorized(w http.ResponseWriter, r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	f.mu.Lock()
-	valid := ok && f.tokens[tok]
-	f.mu.Unlock()
-	if !valid || r.Header.Get("X-GitHub-Api-Version") != "2022-11-28" {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write(f.fixture("bad_credentials.json"))
-		return false
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-RateLimit-Limit", "5000")
-	w.Header().Set("X-RateLimit-Remaining", "4999")
-	return true
-}
-
-func (f *recordedGitHub) api(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if f.authorized(w, r) {
-			w.Write(f.fixture(name))
-		}
-	}
-}
-
-func (f *recordedGitHub) orgs(w http.ResponseWriter, r *http.Request) {
-	if !f.authorized(w, r) {
-		return
-	}
-	if r.URL.Query().Get("page") == "2" {
-		w.Write(f.fixture("user_orgs_page2.json"))
-		return
-	}
-	next := f.srv.URL + "/api/v3/user/orgs?per_page=100&page=2"
-	w.Header().Set("Link", `<`+next+`>; rel="next", <`+next+`>; rel="last"`)
-	w.Write(f.fixture("user_orgs_page1.json"))
-}
-
-func (f *recordedGitHub) teams(w http.ResponseWriter, r *http.Request) {
-	if !f.authorized(w, r) {
-		return
-	}
-	var teams []map[string]any
-	json.Unmarshal(f.fixture("user_teams.json"), &teams)
-	f.mu.Lock()
-	teams = slices.DeleteFunc(teams, func(t map[string]any) bool { return f.removedTeams[t["slug"].(string)] })
-	f.mu.Unlock()
-	json.NewEncoder(w).Encode(teams)
-}
-
-func (f *recordedGitHub) removeTeam(slug string) {
-	f.mu.Lock()
-	f.removedTeams[slug] = true
-	f.mu.Unlock()
-}
-
-func (f *recordedGitHub) revokeAll() {
-	f.mu.Lock()
-	clear(f.tokens)
-	f.mu.Unlock()
-}
-
-func (f *recordedGitHub) config(t *testing.T) *Config {
+func ghConfig(f *githubfake.Fake, t *testing.T) *Config {
 	t.Helper()
 	secretFile := filepath.Join(t.TempDir(), "github.secret")
-	if err := os.WriteFile(secretFile, []byte(f.secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte(f.Secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Parse([]byte(`
@@ -214,7 +31,7 @@ identity_providers:
     type: github
     client_id: Iv1.recordedfake
     client_secret_file: `+secretFile+`
-    github_url: `+f.srv.URL+`
+    github_url: `+f.Srv.URL+`
 mappings:
   - provider: gh
     group: octo-org/platform
@@ -258,10 +75,10 @@ func githubSignIn(t *testing.T, flow *Flow, p Provider) (url.Values, string) {
 // upstream shows at the next Recheck; a revoked token cannot recheck; a bad
 // code is refused.
 func TestGitHubRecordedFake(t *testing.T) {
-	gh := newRecordedGitHub(t)
-	cfg := gh.config(t)
+	gh := githubfake.New(t)
+	cfg := ghConfig(gh, t)
 	pc, _ := cfg.Provider("gh")
-	if pc.APIURL != gh.srv.URL+"/api/v3" || pc.Name != "GitHub" || pc.ClientSecret.Reveal() != gh.secret {
+	if pc.APIURL != gh.Srv.URL+"/api/v3" || pc.Name != "GitHub" || pc.ClientSecret.Reveal() != gh.Secret {
 		t.Fatalf("GitHub Enterprise defaults: %+v", pc)
 	}
 	providers, err := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
@@ -296,7 +113,7 @@ func TestGitHubRecordedFake(t *testing.T) {
 	}
 
 	// Removed from the platform team on GitHub.
-	gh.removeTeam("platform")
+	gh.RemoveTeam("platform")
 	id2, cred, err := p.Recheck(ctx, "583231", res.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +133,7 @@ func TestGitHubRecordedFake(t *testing.T) {
 	}
 
 	// The person revoked the app (or the account was suspended).
-	gh.revokeAll()
+	gh.RevokeAll()
 	_, _, err = p.Recheck(ctx, "583231", res.RefreshToken)
 	if !errors.Is(err, ErrDenied) || strings.Contains(err.Error(), "gho_") {
 		t.Fatalf("recheck with a revoked token: %v", err)
@@ -342,8 +159,8 @@ func TestGitHubRecordedFake(t *testing.T) {
 // TestGitHubRecordedFakeWrongSecret: a wrong client secret is refused at
 // the token endpoint (GitHub answers 200 with an error).
 func TestGitHubRecordedFakeWrongSecret(t *testing.T) {
-	gh := newRecordedGitHub(t)
-	cfg := gh.config(t)
+	gh := githubfake.New(t)
+	cfg := ghConfig(gh, t)
 	cfg.IdentityProviders[0].ClientSecret = Secret{"wrong"}
 	providers, _ := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
 	p := providers.Get("gh")
@@ -359,9 +176,9 @@ func TestGitHubRecordedFakeWrongSecret(t *testing.T) {
 // the refresh token is kept, Recheck refreshes (GitHub rotates it), and a
 // used refresh token is refused.
 func TestGitHubRecordedFakeExpiringTokens(t *testing.T) {
-	gh := newRecordedGitHub(t)
-	gh.expiring = true
-	cfg := gh.config(t)
+	gh := githubfake.New(t)
+	gh.SetExpiring(true)
+	cfg := ghConfig(gh, t)
 	providers, _ := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
 	p := providers.Get("gh")
 	flow := &Flow{Store: NewMemoryStateStore()}
@@ -398,16 +215,16 @@ func TestUpstreamRedirectsNotFollowed(t *testing.T) {
 		leaked.Unlock()
 	}))
 	defer elsewhere.Close()
-	gh := newRecordedGitHub(t)
+	gh := githubfake.New(t)
 	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/login/oauth/access_token" {
 			http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
 			return
 		}
-		gh.srv.Config.Handler.ServeHTTP(w, r)
+		gh.Srv.Config.Handler.ServeHTTP(w, r)
 	}))
 	defer redirecting.Close()
-	cfg := gh.config(t)
+	cfg := ghConfig(gh, t)
 	cfg.IdentityProviders[0].GitHubURL = redirecting.URL
 	providers, _ := NewProviders(cfg, Options{ServerURL: "https://codesync.example"})
 	p := providers.Get("gh")

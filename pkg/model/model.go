@@ -118,6 +118,7 @@ const (
 // EventTypes lists every event type.
 var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
 	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased,
+	EventLoginFederated, EventIdentityLinked, EventMembershipSynced,
 	EventOIDCExchanged, EventOIDCRefused, EventPublisherAdded, EventPublisherRemoved}
 
 // Health is GET /v1/auth/health.
@@ -147,6 +148,9 @@ type WhoAmICredential struct {
 	Scopes      []string   `json:"scopes"`
 	ExpiresAt   *time.Time `json:"expires_at"`
 	Environment string     `json:"environment"`
+	// Provider is the identity provider an OAuth session came from
+	// (federated sign-in); absent otherwise.
+	Provider string `json:"provider,omitempty"`
 }
 
 // ExportSummary counts keys by status in an audit export.

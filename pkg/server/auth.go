@@ -28,6 +28,8 @@ type Credential struct {
 	Namespaces  []string
 	RateClass   string // "prod" or "dev"
 	Family      string // OAuth: the session (token family) the access token belongs to
+	Provider    string // OAuth: the identity provider the session came from ("" for local sign-in)
+	limit       sessionLimit
 }
 
 // HasScope reports whether the credential holds scope.

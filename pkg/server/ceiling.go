@@ -24,6 +24,10 @@ func (c *Credential) Ceiling() policy.Ceiling {
 	if c.Type != model.CredentialOAuth {
 		pc.ExpiresAt = c.ExpiresAt
 	}
+	// a session from a federated sign-in reaches no scope beyond what the
+	// mapping rules let that person grant (max_scopes), now: a re-check
+	// that narrowed them binds its unexpired access tokens too
+	pc.Scopes = c.limit.narrow(pc.Scopes)
 	return pc
 }
 

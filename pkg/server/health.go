@@ -26,7 +26,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) *apiError {
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
 	out := model.WhoAmI{User: model.WhoAmIUser{Name: c.User.Name},
-		Credential: model.WhoAmICredential{Type: c.Type, ID: c.ID, Scopes: c.Scopes, Environment: c.Environment}}
+		Credential: model.WhoAmICredential{Type: c.Type, ID: c.ID, Scopes: c.Scopes, Environment: c.Environment, Provider: c.Provider}}
 	if !c.ExpiresAt.IsZero() {
 		t := c.ExpiresAt.UTC()
 		out.Credential.ExpiresAt = &t

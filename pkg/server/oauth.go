@@ -202,6 +202,18 @@ func (s *Server) writeTokens(w http.ResponseWriter, at, rt string, scopes []stri
 }
 
 func (s *Server) issueNew(w http.ResponseWriter, r *http.Request, userID int64, scopes []string, family, how string) *apiError {
+	// a federated session grants no scope beyond its mapping's max_scopes
+	lim, err := s.limitOf(r.Context(), userID, family)
+	var fe *errFederated
+	if errors.As(err, &fe) {
+		return oauthError(w, 400, "invalid_grant", fe.msg)
+	} else if err != nil {
+		return s.internal(err)
+	}
+	scopes = lim.narrow(scopes)
+	if lim.Provider != "" {
+		how += " with " + lim.Provider
+	}
 	access, refresh, at, rt := s.newPair(userID, family, scopes)
 	u, err := s.store.UserByID(r.Context(), userID)
 	if err != nil {
@@ -276,7 +288,15 @@ func (s *Server) grantDevice(w http.ResponseWriter, r *http.Request, f url.Value
 	}
 	switch outcome {
 	case "ok":
-		return s.issueNew(w, r, *d.UserID, d.Scopes, "fam_"+token.RandomString(16), "device")
+		family := "fam_" + token.RandomString(16)
+		if p, err := s.store.SessionProvider(r.Context(), "device:"+d.UserCode); err != nil {
+			return s.internal(err)
+		} else if p != "" {
+			if err := s.store.SetSessionProvider(r.Context(), family, p, now); err != nil {
+				return s.internal(err)
+			}
+		}
+		return s.issueNew(w, r, *d.UserID, d.Scopes, family, "device")
 	case "slow_down":
 		return oauthError(w, 400, "slow_down", fmt.Sprintf("polling too fast: wait at least %d s between polls", d.Interval+5))
 	case "authorization_pending":
@@ -291,13 +311,27 @@ func (s *Server) grantDevice(w http.ResponseWriter, r *http.Request, f url.Value
 
 func (s *Server) grantRefresh(w http.ResponseWriter, r *http.Request, f url.Values) *apiError {
 	h := hashSecret(f.Get("refresh_token"))
+	// a federated session asks its identity provider again first (when
+	// the provider's recheck interval has passed): refused there, refused here
+	var lim sessionLimit
+	if old, err := s.store.TokenByHash(r.Context(), h); err == nil && old.Kind == "refresh" && old.UsedAt == nil && old.RevokedAt == nil && s.now().Before(old.ExpiresAt) {
+		var fe *errFederated
+		ip := remoteAddr(r).String()
+		lim, err = s.recheck(r.Context(), old.UserID, old.FamilyID, ip)
+		if errors.As(err, &fe) {
+			_ = s.store.RevokeFamily(r.Context(), old.FamilyID, s.now(), &store.Event{UserID: &old.UserID, Type: model.EventTokenRevoked, Time: s.now(), Actor: "provider:" + lim.Provider, IP: &ip, Detail: "oauth session revoked: " + fe.msg})
+			return oauthError(w, 400, "invalid_grant", fe.msg)
+		} else if err != nil {
+			return s.internal(err)
+		}
+	}
 	var at, rt string
 	var scopes []string
 	access, _, err := s.store.RotateRefresh(r.Context(), h, s.now(), func(old *store.OAuthToken) (*store.OAuthToken, *store.OAuthToken) {
-		scopes = old.Scopes
+		scopes = lim.narrow(old.Scopes)
 		if req := f.Get("scope"); req != "" {
 			// a refresh may narrow the scopes, never widen them
-			if asked, err := keyrules.CheckScopes(strings.Fields(req)); err == nil && scopesSubset(asked, old.Scopes) {
+			if asked, err := keyrules.CheckScopes(strings.Fields(req)); err == nil && scopesSubset(asked, scopes) {
 				scopes = asked
 			}
 		}
@@ -358,8 +392,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) *apiError {
 	if u != nil {
 		name = u.Name
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"active": true, "scope": strings.Join(t.Scopes, " "), "client_id": CLIClientID,
-		"username": name, "token_type": t.Kind + "_token", "exp": t.ExpiresAt.Unix(), "iat": t.CreatedAt.Unix(), "sub": name, "iss": s.cfg.Issuer})
+	out := map[string]any{"active": true, "scope": strings.Join(t.Scopes, " "), "client_id": CLIClientID,
+		"username": name, "token_type": t.Kind + "_token", "exp": t.ExpiresAt.Unix(), "iat": t.CreatedAt.Unix(), "sub": name, "iss": s.cfg.Issuer}
+	if p, _ := s.store.SessionProvider(r.Context(), t.FamilyID); p != "" {
+		out["provider"] = p // the identity provider the session came from
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -382,8 +420,15 @@ func (s *Server) authOAuth(r *http.Request, tok string) (*Credential, *apiError)
 	if err != nil {
 		return nil, invalidToken("unknown access token")
 	}
+	lim, err := s.limitOf(r.Context(), u.ID, t.FamilyID)
+	var fe *errFederated
+	if errors.As(err, &fe) {
+		return nil, invalidToken(fe.msg)
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
 	return &Credential{Type: model.CredentialOAuth, ID: t.ID, Prefix: "csa_", User: u, Scopes: t.Scopes, ExpiresAt: t.ExpiresAt,
-		Environment: s.cfg.Environment, RateClass: "prod", Family: t.FamilyID}, nil
+		Environment: s.cfg.Environment, RateClass: "prod", Family: t.FamilyID, Provider: lim.Provider, limit: lim}, nil
 }
 
 // signInThrottle counts failed sign-ins per user and per network (/24 or
@@ -540,6 +585,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		return nil
 	}
 	data := pageData{Title: "Authorize codesync-cli", Client: CLIClientID, Scopes: scopes, Action: r.URL.RequestURI()}
+	fu, provider := s.signInPage(r, &data, r.URL.RequestURI())
 	if r.Method == http.MethodGet {
 		s.formPage(w, data)
 		return nil
@@ -553,7 +599,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 		return nil
 	}
-	u, msg := s.signIn(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+	u, msg := s.pageUser(r, fu)
 	if u == nil {
 		data.Error, data.Username = msg, r.PostForm.Get("username")
 		s.formPage(w, data)
@@ -565,14 +611,24 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 	if err := s.store.SaveCode(r.Context(), c); err != nil {
 		return s.internal(err)
 	}
+	if provider != "" {
+		if err := s.store.SetSessionProvider(r.Context(), c.FamilyID, provider, s.now()); err != nil {
+			return s.internal(err)
+		}
+	}
 	redirectWith(w, r, q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 	return nil
 }
 
 func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) *apiError {
 	data := pageData{Title: "Connect a device", Client: CLIClientID, Device: true, Action: "/device", UserCode: r.URL.Query().Get("user_code")}
+	ret := "/device"
+	if data.UserCode != "" {
+		ret += "?" + url.Values{"user_code": {data.UserCode}}.Encode()
+	}
+	fu, provider := s.signInPage(r, &data, ret)
 	if d, err := s.store.DeviceByUserCode(r.Context(), normalizeUserCode(data.UserCode)); err == nil {
-		data.Scopes = d.Scopes
+		data.Scopes = s.pageScopes(r, fu, provider, d.Scopes)
 	}
 	if r.Method == http.MethodGet {
 		s.formPage(w, data)
@@ -591,8 +647,8 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) *apiError {
 		s.formPage(w, data)
 		return nil
 	}
-	data.Scopes = d.Scopes
-	u, msg := s.signIn(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+	data.Scopes = s.pageScopes(r, fu, provider, d.Scopes)
+	u, msg := s.pageUser(r, fu)
 	if u == nil {
 		data.Error, data.Username = msg, r.PostForm.Get("username")
 		s.formPage(w, data)
@@ -603,6 +659,11 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) *apiError {
 		status, text = "denied", "Request denied. codesync-cli will stop waiting."
 	}
 	ip := remoteAddr(r).String()
+	if provider != "" && status == "approved" {
+		if err := s.store.SetSessionProvider(r.Context(), "device:"+code, provider, s.now()); err != nil {
+			return s.internal(err)
+		}
+	}
 	if err := s.store.DecideDevice(r.Context(), code, status, u.ID, &store.Event{UserID: &u.ID, Type: model.EventLoginSucceeded, Time: s.now(), Actor: u.Name, IP: &ip, Detail: "device code " + status}); err != nil {
 		data.Error = "This code was already used."
 		s.formPage(w, data)

@@ -21,6 +21,19 @@ type pageData struct {
 	Error    string
 	Message  string
 	CSRF     string
+	// federated sign-in: the "Sign in with" links, the person signed in
+	// through a provider (then the form asks only to approve or deny), and
+	// whether the password form is offered
+	Providers    []providerLink
+	SignedInAs   string
+	SignedInWith string
+	LocalLogin   bool
+}
+
+// providerLink is one "Sign in with NAME" link.
+type providerLink struct {
+	Name string
+	URL  string
 }
 
 // One small page for sign-in, consent and device approval: a form posted back
@@ -39,17 +52,19 @@ label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{w
 {{if .Client}}<p><strong>{{.Client}}</strong> asks for access to your CodeSync account{{if .Scopes}} with these scopes:{{else}}.{{end}}</p>
 {{if .Scopes}}<ul class="scopes">{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}{{end}}
 {{if .Error}}<p class="err" id="error">{{.Error}}</p>{{end}}
-<form method="post" action="{{.Action}}">
+{{if .SignedInAs}}<p id="signed-in">Signed in as <strong>{{.SignedInAs}}</strong> with {{.SignedInWith}}.</p>
+{{else if .Providers}}<p class="providers">{{range .Providers}}<a class="provider" href="{{.URL}}">Sign in with {{.Name}}</a><br>{{end}}</p>{{end}}
+{{if or .SignedInAs .LocalLogin}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 {{if .Device}}<label for="user_code">Code shown in your terminal</label>
 <input type="text" id="user_code" name="user_code" value="{{.UserCode}}" autocomplete="off" placeholder="XXXX-XXXX">{{end}}
-<label for="username">User name</label>
+{{if not .SignedInAs}}<label for="username">User name</label>
 <input type="text" id="username" name="username" value="{{.Username}}" autocomplete="username">
 <label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password">
+<input type="password" id="password" name="password" autocomplete="current-password">{{end}}
 <button type="submit" name="action" value="approve" id="approve">Approve</button>
 <button type="submit" name="action" value="deny" id="deny">Deny</button>
-</form>{{end}}
+</form>{{end}}{{end}}
 </body></html>`))
 })
 

@@ -13,6 +13,9 @@ func (s *Server) Purge(ctx context.Context) error {
 		s.cfg.Logger.Warn("purge failed", "error", err)
 		return err
 	}
+	if err := s.store.PurgeFederation(ctx, s.now()); err != nil {
+		s.cfg.Logger.Warn("purge of federated sign-in state failed", "error", err)
+	}
 	if p.Total() > 0 {
 		s.cfg.Logger.Info("purged expired rows", "device_codes", p.DeviceCodes, "auth_codes", p.AuthCodes, "oauth_tokens", p.OAuthTokens, "idempotency", p.Idempotency, "trusted_publishing", p.TrustedPub)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/codesync/codesync-cli/pkg/federation"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
@@ -46,6 +47,11 @@ type Config struct {
 	// PurgeInterval is how often expired codes, tokens and stored answers
 	// are deleted (default 10 minutes).
 	PurgeInterval time.Duration
+	// Federation is federated sign-in (nil: local accounts only).
+	Federation *Federation
+	// DisableLocalLogin hides and refuses the password form of the
+	// sign-in pages: only the identity providers remain.
+	DisableLocalLogin bool
 	// TrustedPublishing configures the token exchange of CI identities.
 	TrustedPublishing TrustedPublishing
 }
@@ -101,13 +107,17 @@ type Server struct {
 	usedMu    sync.Mutex
 	lastUse   map[string]time.Time // credential id -> last token:used write
 	orgs      orgState
-	tp        *trustedpub.Verifier // nil: the token exchange is off (bad configuration, logged)
+	// federated sign-in
+	flow  *federation.Flow
+	fedMu sync.Mutex           // one upstream re-check at a time (rotating refresh tokens)
+	tp    *trustedpub.Verifier // nil: the token exchange is off (bad configuration, logged)
 }
 
 // New builds a server over st.
 func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
+	s.flow = &federation.Flow{Store: st.FederationStates(), Now: cfg.Now}
 	v, err := s.newVerifier() // nil when off
 	if err != nil {
 		cfg.Logger.Error("trusted publishing is off", "error", err)
@@ -148,6 +158,7 @@ func (s *Server) routes() {
 	s.oauthRoutes()
 	s.jwtRoutes()
 	s.orgRoutes()
+	s.fedRoutes()
 	s.trustedPubRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -158,7 +158,8 @@ func (s *Store) migrate(ctx context.Context) error {
 func Migrations() []string {
 	all := append(migrations[:len(migrations):len(migrations)], laterMigrations...)
 	all = append(all, leastPrivMigrations...)
-	return append(all, trustedPubMigrations...)
+	all = append(all, trustedPubMigrations...)
+	return append(all, federationMigrations...)
 }
 
 // write runs fn in one transaction (BEGIN IMMEDIATE through _txlock).
