@@ -25,6 +25,7 @@ type IOStreams struct {
 	stdoutTTY bool
 	stderrTTY bool
 	noColor   bool
+	jq        string
 }
 
 // System returns streams bound to the process's stdin, stdout and stderr.
@@ -63,6 +64,13 @@ func (s *IOStreams) SetNoColor() { s.noColor = true }
 func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetJQ sets the --jq expression of this invocation: JSON output is
+// filtered through it.
+func (s *IOStreams) SetJQ(expr string) { s.jq = expr }
+
+// JQ is the --jq expression, or "".
+func (s *IOStreams) JQ() string { return s.jq }
 
 // ColorEnabled: colour only on a terminal, never with NO_COLOR or --no-color.
 func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }

@@ -3,6 +3,8 @@
 package output
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -25,7 +27,15 @@ const (
 
 // JSON writes v as JSON: indented on a terminal, compact when piped. Field
 // order is the struct's, so it is stable.
+// With --jq the document is filtered instead (see JQ).
 func JSON(io *iostreams.IOStreams, v any) error {
+	if expr := io.JQ(); expr != "" {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return JQ(context.Background(), io.Out, bytes.NewReader(b), expr)
+	}
 	enc := json.NewEncoder(io.Out)
 	enc.SetEscapeHTML(false)
 	if io.IsStdoutTTY() {
