@@ -32,15 +32,16 @@ func NewCmdEvents(f *cmdutil.Factory, runF func(*EventsOptions) error) *cobra.Co
 	opts := &EventsOptions{F: f}
 	var since, types string
 	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "List audit events: key creation, use, rotation, revocation, sign-ins",
+		Use:         "events",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON, output.FormatNDJSON),
+		Short:       "List audit events: key creation, use, rotation, revocation, sign-ins",
 		Long: `List audit events, oldest first. Types: ` + strings.Join(model.EventTypes, ", ") + `.
 token:used is recorded at most once a minute per credential.`,
 		Example: `  $ codesync-cli audit events --since 7d --type token:rotated,token:revoked
   $ codesync-cli audit events --key key_8fK2… -o json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -38,11 +38,12 @@ type Status struct {
 func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{F: f}
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the server, user, credential source, scopes and expiry (exit 4 when logged out)",
-		Args:  cmdutil.NoArgs,
+		Use:         "status",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Show the server, user, credential source, scopes and expiry (exit 4 when logged out)",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -44,11 +44,12 @@ func readFile(flag, path string) ([]byte, error) {
 func newCmdRegister(f *cmdutil.Factory) *cobra.Command {
 	var path, name string
 	cmd := &cobra.Command{
-		Use:   "register-key --public-key PATH [--name N]",
-		Short: "Register an RSA public key (PEM, at least 2048 bits)",
-		Args:  cmdutil.NoArgs,
+		Use:         "register-key --public-key PATH [--name N]",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Register an RSA public key (PEM, at least 2048 bits)",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -82,11 +83,12 @@ func newCmdRegister(f *cmdutil.Factory) *cobra.Command {
 
 func newCmdList(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list-keys",
-		Short: "List registered public keys",
-		Args:  cmdutil.NoArgs,
+		Use:         "list-keys",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "List registered public keys",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -21,8 +21,9 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	opts := &CreateOptions{F: f}
 	var scopes, expires, cidrs, namespaces, env string
 	cmd := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Create an API key; its token is shown once",
+		Use:         "create NAME",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Create an API key; its token is shown once",
 		Long: `Create an API key. The token is printed once, on stdout; store it now (for
 example in your CI system's secret store), it cannot be shown again.
 
@@ -34,7 +35,7 @@ Scopes: ` + joinScopes() + `.
   $ codesync-cli key create deploy --scopes registry:publish --namespace @acme --cidr 203.0.113.0/24 -o json`,
 		Args: cmdutil.ExactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

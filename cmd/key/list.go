@@ -17,14 +17,15 @@ type ListOptions struct {
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{F: f}
 	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List your API keys (--all adds expired and revoked ones)",
+		Use:         "list",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Aliases:     []string{"ls"},
+		Short:       "List your API keys (--all adds expired and revoked ones)",
 		Long: `List your active API keys. Keys expiring within 14 days are highlighted and
 have the status "expiring". --all adds expired and revoked keys.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

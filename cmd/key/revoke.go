@@ -25,15 +25,16 @@ type RevokeOptions struct {
 func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Command {
 	opts := &RevokeOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "revoke ID...",
-		Short: "Revoke keys at once (asks first on a terminal; --yes without one)",
+		Use:         "revoke ID...",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Revoke keys at once (asks first on a terminal; --yes without one)",
 		Long: `Revoke one or more keys immediately. On a terminal you are asked to confirm;
 without one, --yes is required. Several keys are revoked concurrently; each gets
 its own result line, and the exit code is the worst of them.`,
 		Args:              cmdutil.MinimumArgs(1, "at least one key ID"),
 		ValidArgsFunction: completeKeyIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -31,8 +31,9 @@ func NewCmdRotate(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Co
 	opts := &RotateOptions{F: f}
 	var grace, expires string
 	cmd := &cobra.Command{
-		Use:   "rotate ID",
-		Short: "Replace a key with a new one; the old one keeps working for --grace",
+		Use:         "rotate ID",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Replace a key with a new one; the old one keeps working for --grace",
 		Long: `Create a replacement with the same name, scopes, CIDRs, namespaces and
 environment, and link the two. The old key keeps working for --grace (default
 24h) so pipelines can switch without downtime; --grace 0 revokes it at once (use
@@ -43,7 +44,7 @@ a network failure never creates a second replacement.`,
 		Args:              cmdutil.ExactArgs(1, "one key ID"),
 		ValidArgsFunction: completeKeyIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

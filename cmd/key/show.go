@@ -17,11 +17,12 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Comman
 	opts := &ShowOptions{F: f}
 	return &cobra.Command{
 		Use:               "show ID",
+		Annotations:       cmdutil.Outputs(output.FormatTable, output.FormatJSON),
 		Short:             "Show one API key",
 		Args:              cmdutil.ExactArgs(1, "one key ID"),
 		ValidArgsFunction: completeKeyIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -37,7 +37,9 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 			}
 			// -o and --jq are checked against what this command prints,
 			// before anything else happens
-			if cmdutil.HasOutputs(cmd) || f.Flags.JQ != "" {
+			// (a command that declares no formats prints no data: table or
+			// json, which only shapes its errors)
+			if cmd.Name() != cobra.ShellCompRequestCmd && cmd.Name() != cobra.ShellCompNoDescRequestCmd {
 				if _, err := cmdutil.OutputFormatFor(f, cmd); err != nil {
 					return err
 				}
