@@ -48,7 +48,7 @@ func OutputFormatFor(f *Factory, cmd *cobra.Command) (string, error) {
 // OutputFormat returns the -o format out of allowed (the first is the
 // default). An explicit -o the command does not offer is a usage error; a
 // default from the config file that it does not offer falls back to the
-// command's own default. --jq implies json.
+// command's own default. --jq implies json (or goes with -o ndjson).
 func OutputFormat(f *Factory, allowed ...string) (string, error) {
 	explicit := f.Flags.Output
 	if explicit != "" && !slices.Contains(allowed, explicit) {
@@ -58,10 +58,13 @@ func OutputFormat(f *Factory, allowed ...string) (string, error) {
 		if !slices.Contains(allowed, "json") {
 			return "", UsageErrorf("--jq needs JSON output, which this command does not print")
 		}
-		if explicit != "" && explicit != "json" {
-			return "", UsageErrorf("--jq filters JSON: it does not go with -o %s", explicit)
+		switch explicit {
+		case "", "json":
+			return "json", nil
+		case "ndjson": // each line filtered on its own
+			return explicit, nil
 		}
-		return "json", nil
+		return "", UsageErrorf("--jq filters JSON: it does not go with -o %s", explicit)
 	}
 	if explicit != "" {
 		return explicit, nil
