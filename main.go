@@ -147,7 +147,8 @@ func httpProblem(he *api.HTTPError) problem {
 func printError(w io.Writer, p problem, asJSON bool) {
 	msg := redact.String(p.msg)
 	line := "error: " + msg
-	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" {
+	// the code in brackets, unless it only repeats the message ("cancelled")
+	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" && p.errCode != msg {
 		line += " (" + p.errCode + ")"
 	}
 	fmt.Fprintln(w, line)

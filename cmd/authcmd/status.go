@@ -2,6 +2,7 @@ package authcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/credstore"
 	"github.com/codesync/codesync-cli/pkg/output"
 )
 
@@ -82,6 +84,13 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		st.User, st.TokenType, st.Scopes, st.ExpiresAt, st.LoggedIn = w.User.Name, w.Credential.Type, w.Credential.Scopes, w.Credential.ExpiresAt, true
 		return nil
 	}()
+	// no keyring here and nothing else: that is "not logged in", not a
+	// keyring failure
+	var ue *credstore.UnavailableError
+	if errors.As(err, &ue) && st.Source != "env" {
+		err = &cmdutil.ExitError{Code: cmdutil.ExitAuth, ErrCode: "not_authenticated", Msg: "you are not logged in",
+			Hint: "run 'codesync-cli login --insecure-storage' (no system keyring is usable here: " + ue.Reason + ") or set CODESYNC_AUTH_TOKEN"}
+	}
 	ios := o.F.IOStreams
 	if o.Format == output.FormatJSON {
 		if jerr := output.JSON(ios, st); jerr != nil {

@@ -4,6 +4,7 @@ package key
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,10 +111,22 @@ func describeKey(f *cmdutil.Factory, k model.Key) error {
 	return tbl.Render(f.IOStreams)
 }
 
-// completeKeyIDs offers key IDs with names as descriptions, for completion.
-// It never prompts and gives up quickly; not being logged in completes nothing.
-func completeKeyIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+// completeKeyIDs offers key IDs with names as descriptions, for completion,
+// leaving out the keys already on the line; a command of one key (many:
+// false) completes nothing after it. It never prompts and gives up quickly;
+// not being logged in completes nothing.
+func completeKeyIDs(f *cmdutil.Factory, many bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return completeKeys(f, toComplete), cobra.ShellCompDirectiveNoFileComp
+		if !many && len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, c := range completeKeys(f, toComplete) {
+			id, _, _ := strings.Cut(c, "\t")
+			if !slices.Contains(args, id) {
+				out = append(out, c)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }

@@ -42,7 +42,7 @@ a network failure never creates a second replacement.`,
 		Example: `  $ codesync-cli key rotate key_8fK2… --grace 48h
   $ codesync-cli key rotate key_8fK2… --grace 0     # leaked: revoke now`,
 		Args:              cmdutil.ExactArgs(1, "one key ID"),
-		ValidArgsFunction: completeKeyIDs(f),
+		ValidArgsFunction: completeKeyIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
