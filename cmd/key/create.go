@@ -29,8 +29,9 @@ example in your CI system's secret store), it cannot be shown again.
 
 Scopes: ` + joinScopes() + `.
 --expires takes Nh, Nd, Nw or a Go duration, from 1h to 365d.
---env prod makes a csy_prod_ key, --env dev a csy_dev_ key (sandbox limits); without
---env the server decides (production on a production server).`,
+--env production (or prod) makes a csy_prod_ key, --env sandbox (or dev) a csy_dev_
+key with sandbox limits; without --env the server decides: production on a
+production server, sandbox on a sandbox (server --dev).`,
 		Example: `  $ codesync-cli key create ci-publish --scopes registry:read,registry:publish --expires 30d
   $ codesync-cli key create deploy --scopes registry:publish --namespace @acme --cidr 203.0.113.0/24 -o json`,
 		Args: cmdutil.ExactArgs(1, "one NAME"),
@@ -59,14 +60,12 @@ Scopes: ` + joinScopes() + `.
 			if r.Namespaces, err = keyrules.ParseNamespaces(namespaces); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
-			switch env {
-			case "":
-			case "prod", "production":
-				r.Environment = model.EnvProduction
-			case "dev", "sandbox":
-				r.Environment = model.EnvSandbox
-			default:
-				return cmdutil.UsageErrorf("invalid --env %q: use prod or dev", env)
+			if env != "" {
+				e, ok := model.ParseEnvironment(env)
+				if !ok {
+					return cmdutil.UsageErrorf("invalid --env %q: use production or sandbox (prod, dev)", env)
+				}
+				r.Environment = e
 			}
 			if runF != nil {
 				return runF(opts)
@@ -79,9 +78,9 @@ Scopes: ` + joinScopes() + `.
 	fl.StringVar(&expires, "expires", "90d", "lifetime: Nh, Nd, Nw or a Go duration (1h to 365d)")
 	fl.StringVar(&cidrs, "cidr", "", "comma-separated networks the key may be used from")
 	fl.StringVar(&namespaces, "namespace", "", "comma-separated package scopes the key may publish to (@org or @org/name)")
-	fl.StringVar(&env, "env", "", "prod (csy_prod_) or dev (csy_dev_)")
+	fl.StringVar(&env, "env", "", "production (csy_prod_) or sandbox (csy_dev_); prod and dev work too")
 	_ = cmd.RegisterFlagCompletionFunc("scopes", cmdutil.CompleteScopes)
-	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{"prod", "dev"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{model.EnvProduction, model.EnvSandbox}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

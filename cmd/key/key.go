@@ -49,15 +49,8 @@ func lastUsedCell(now time.Time, k model.Key) string {
 	return output.RelativeTime(now, *k.LastUsedAt)
 }
 
-func envShort(env string) string {
-	if env == model.EnvSandbox {
-		return "dev"
-	}
-	return "prod"
-}
-
 func addKeyRow(t *output.Table, now time.Time, k model.Key) {
-	t.AddRow(k.ID, k.Name, envShort(k.Environment), strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), k.Status)
+	t.AddRow(k.ID, k.Name, k.Environment, strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), k.Status)
 	switch k.Status {
 	case model.StatusExpiring:
 		t.HighlightLast()
