@@ -80,6 +80,9 @@ production server, sandbox on a sandbox (server --dev).`,
 	fl.StringVar(&namespaces, "namespace", "", "comma-separated package scopes the key may publish to (@org or @org/name)")
 	fl.StringVar(&env, "env", "", "production (csy_prod_) or sandbox (csy_dev_); prod and dev work too")
 	_ = cmd.RegisterFlagCompletionFunc("scopes", cmdutil.CompleteScopes)
+	_ = cmd.RegisterFlagCompletionFunc("expires", cobra.FixedCompletions([]string{"30d", "90d", "180d", "365d"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("cidr", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("namespace", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{model.EnvProduction, model.EnvSandbox}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -30,6 +30,14 @@ import (
 // authenticated the request, so the CLI can warn before it runs out.
 const CredentialExpiresHeader = "CodeSync-Credential-Expires"
 
+// CredentialExpiry is what the server says about the expiry of the API key
+// that authenticated a request.
+type CredentialExpiry struct {
+	Prefix    string // the token's displayable start
+	ID, Name  string // the key's ID and name ("" from an older server)
+	ExpiresAt time.Time
+}
+
 // TokenSource yields the bearer credential for a request.
 type TokenSource func(ctx context.Context) (string, error)
 
@@ -54,8 +62,8 @@ type Options struct {
 	Retry      RetryPolicy
 	Debug      io.Writer // nil: no trace
 	// OnCredentialExpiry is called with the expiry the server reports for the
-	// credential in use, and the token's displayable prefix.
-	OnCredentialExpiry func(prefix string, t time.Time)
+	// credential in use: its key ID and name, and the token's displayable prefix.
+	OnCredentialExpiry func(CredentialExpiry)
 }
 
 // Client talks to one CodeSync server.
@@ -521,7 +529,8 @@ func (c *Client) noteExpiry(resp *http.Response, token string) {
 		return
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		c.opts.OnCredentialExpiry(redact.Prefix(token), t)
+		name, _ := url.PathUnescape(resp.Header.Get("CodeSync-Credential-Name"))
+		c.opts.OnCredentialExpiry(CredentialExpiry{Prefix: redact.Prefix(token), ID: resp.Header.Get("CodeSync-Credential-Id"), Name: name, ExpiresAt: t})
 	}
 }
 

@@ -281,6 +281,11 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		}(),
 		Prepare: func(old, nw *store.KeyRecord) error {
 			defer s.creds.drop(old.TokenHash) // its expiry changes
+			if req.ExpiresIn == 0 {
+				// no expires_in: the replacement gets the old key's lifetime
+				life := min(max(old.ExpiresAt.Sub(old.CreatedAt), keyrules.MinExpiry), keyrules.MaxExpiry)
+				nw.ExpiresAt = now.Add(life)
+			}
 			if !scopesSubset(old.Scopes, c.Scopes) {
 				return errEscalation
 			}
@@ -320,7 +325,10 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("key")
 	case errors.Is(err, store.ErrAlreadyRevoked):
-		return errf(http.StatusConflict, "already_revoked", "the key is revoked or already rotated: rotate its replacement instead")
+		if k, kerr := s.store.KeyByID(r.Context(), c.User.ID, r.PathValue("id")); kerr == nil && k.RotatedTo != nil {
+			return errf(http.StatusConflict, "already_revoked", "the key %s was already rotated: rotate its replacement %s instead", k.ID, *k.RotatedTo)
+		}
+		return errf(http.StatusConflict, "already_revoked", "the key %s is revoked", r.PathValue("id"))
 	case errors.Is(err, store.ErrIdempotencyKey):
 		return errf(http.StatusUnprocessableEntity, "invalid_request", "this Idempotency-Key was used for another request")
 	case err != nil:

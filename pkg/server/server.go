@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"net/netip"
 	"runtime/debug"
 	"sync"
@@ -246,6 +247,9 @@ func (s *Server) auth(scope string, h authed) http.HandlerFunc {
 		}
 		if !c.ExpiresAt.IsZero() && c.Type == model.CredentialAPIKey {
 			w.Header().Set("CodeSync-Credential-Expires", c.ExpiresAt.UTC().Format(time.RFC3339))
+			// which key, so the CLI's expiry warning can name it
+			w.Header().Set("CodeSync-Credential-Id", c.ID)
+			w.Header().Set("CodeSync-Credential-Name", url.PathEscape(c.Name))
 		}
 		s.recordUse(r.Context(), c, remoteAddr(r))
 		if e := h(w, r, c); e != nil {
