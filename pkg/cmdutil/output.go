@@ -70,8 +70,10 @@ func OutputFormat(f *Factory, allowed ...string) (string, error) {
 		return explicit, nil
 	}
 	format := ""
-	if cfg, err := f.Config(); err == nil {
-		format = cfg.Output()
+	if f.Config != nil {
+		if cfg, err := f.Config(); err == nil {
+			format = cfg.Output()
+		}
 	}
 	if slices.Contains(allowed, format) {
 		return format, nil
