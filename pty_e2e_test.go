@@ -38,6 +38,17 @@ func startPTY(t *testing.T, cols uint16, env []string, args ...string) *ptySessi
 			s.mu.Lock()
 			s.buf.Write(b[:n])
 			s.mu.Unlock()
+			// answer the colour queries (OSC 10, 11, then a cursor position
+			// request) as a dark terminal does, so that lipgloss need not
+			// wait for its timeout
+			for _, q := range []string{"10", "11"} {
+				if bytes.Contains(b[:n], []byte("\x1b]"+q+";?")) {
+					f.Write([]byte("\x1b]" + q + ";rgb:0000/0000/0000\x1b\\"))
+				}
+			}
+			if bytes.Contains(b[:n], []byte("\x1b[6n")) {
+				f.Write([]byte("\x1b[1;1R"))
+			}
 			if err != nil {
 				close(s.done)
 				return
