@@ -34,6 +34,10 @@ func run() int {
 	cmd.SetArgs(os.Args[1:])
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
 		p := describe(err)
+		if ctx.Err() != nil && p.code != cmdutil.ExitCancelled {
+			// Ctrl-C (or SIGTERM) ended whatever was under way
+			p = problem{cmdutil.ExitCancelled, "cancelled", "interrupted", ""}
+		}
 		format, _ := cmdutil.OutputFormat(f, "json", "table", "csv", "ndjson")
 		printError(ios.ErrOut, p, format == "json")
 		return p.code

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/credstore"
 	"github.com/codesync/codesync-cli/pkg/output"
@@ -35,6 +36,9 @@ type Status struct {
 	Scopes    []string   `json:"scopes"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	LoggedIn  bool       `json:"logged_in"`
+	// SessionExpiresAt is when a stored OAuth session ends: its refresh
+	// token's expiry (each refresh renews it), not the 2-hour access token's.
+	SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
 }
 
 func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
@@ -82,6 +86,9 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 			return err
 		}
 		st.User, st.TokenType, st.Scopes, st.ExpiresAt, st.LoggedIn = w.User.Name, w.Credential.Type, w.Credential.Scopes, w.Credential.ExpiresAt, true
+		if st.Source != "env" && st.TokenType == auth.TypeOAuth {
+			st.SessionExpiresAt = sessionEnd(ctx, o.F, res)
+		}
 		return nil
 	}()
 	// no keyring here and nothing else: that is "not logged in", not a
@@ -105,10 +112,20 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		t.AddRow("server", st.Server)
 		t.AddRow("profile", st.Profile)
 		t.AddRow("user", st.User)
-		t.AddRow("source", st.Source)
+		source := st.Source
+		if source == "env" {
+			source = "env (CODESYNC_AUTH_TOKEN)"
+		}
+		t.AddRow("source", source)
 		t.AddRow("token_type", st.TokenType)
 		t.AddRow("scopes", strings.Join(st.Scopes, ","))
-		t.AddRow("expires", exp)
+		if st.SessionExpiresAt != nil {
+			t.AddRow("session", fmt.Sprintf("ends %s (%s) unless refreshed; each refresh renews it", output.RelativeTime(o.F.Now(), *st.SessionExpiresAt), st.SessionExpiresAt.Format(time.RFC3339)))
+			exp += ", renewed automatically"
+			t.AddRow("access token", exp)
+		} else {
+			t.AddRow("expires", exp)
+		}
 		if rerr := t.Render(ios); rerr != nil {
 			return rerr
 		}
@@ -142,4 +159,22 @@ func NewCmdToken(f *cmdutil.Factory, runF func(*TokenOptions) error) *cobra.Comm
 			return nil
 		},
 	}
+}
+
+// sessionEnd asks the server (RFC 7662 introspection) when the stored
+// session's refresh token expires; nil when it cannot tell.
+func sessionEnd(ctx context.Context, f *cmdutil.Factory, res *auth.Resolver) *time.Time {
+	s, err := res.Load()
+	if err != nil || s.RefreshToken == "" {
+		return nil
+	}
+	c, err := f.AnonymousClient()
+	if err != nil {
+		return nil
+	}
+	exp, err := auth.RefreshExpiry(ctx, c, s)
+	if err != nil || exp.IsZero() {
+		return nil
+	}
+	return &exp
 }
