@@ -16,8 +16,8 @@ import (
 )
 
 func NewCmdAuth(f *cmdutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "auth <command>", Short: "Inspect the credential in use"}
-	cmd.AddCommand(NewCmdStatus(f, nil), NewCmdToken(f, nil))
+	cmd := &cobra.Command{Use: "auth <command>", Short: "Inspect the credential in use; add scopes to your login"}
+	cmd.AddCommand(NewCmdStatus(f, nil), NewCmdToken(f, nil), NewCmdRefresh(f, nil))
 	return cmd
 }
 

@@ -482,6 +482,9 @@ func (c *Client) decodeError(resp *http.Response) error {
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		he.RetryAfter = parseRetryAfter(ra)
 	}
+	if he.Code == "insufficient_scope" {
+		he.Scopes = challengeScopes(resp.Header.Get("WWW-Authenticate"))
+	}
 	return he
 }
 
@@ -599,3 +602,25 @@ func (c *Client) PostForm(ctx context.Context, endpoint string, form url.Values,
 // HTTP returns the client's underlying http.Client (TLS settings included),
 // for libraries such as golang.org/x/oauth2 that make their own requests.
 func (c *Client) HTTP() *http.Client { return c.http }
+
+// challengeScopes reads the scope parameter of a Bearer challenge:
+// `Bearer realm="x", error="insufficient_scope", scope="a b"`.
+func challengeScopes(h string) []string {
+	i := strings.Index(h, `scope="`)
+	for i > 0 && h[i-1] != ' ' && h[i-1] != ',' { // not error_scope= or the like
+		j := strings.Index(h[i+1:], `scope="`)
+		if j < 0 {
+			return nil
+		}
+		i += 1 + j
+	}
+	if i < 0 {
+		return nil
+	}
+	rest := h[i+len(`scope="`):]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return nil
+	}
+	return strings.Fields(rest[:end])
+}
