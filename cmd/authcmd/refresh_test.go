@@ -23,7 +23,7 @@ func TestRefreshFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got.AddScopes, []string{"registry:publish", "audit:read"}) || !got.Device {
+	if !slices.Equal(got.AddScopes, []string{"audit:read", "registry:publish"}) || !got.Device {
 		t.Fatalf("%+v", got)
 	}
 	for _, bad := range [][]string{{"--scopes", "registry:everything"}, {"--device", "--web"}, {"extra"}} {
