@@ -94,8 +94,10 @@ each new event as it happens, polling the server (every second, slowing to every
 	fl.BoolVar(&opts.Follow, "follow", false, "keep printing new events until Ctrl-C")
 	_ = cmd.RegisterFlagCompletionFunc("type", cmdutil.CompleteList(model.EventTypes))
 	_ = cmd.RegisterFlagCompletionFunc("since", cobra.NoFileCompletions)
-	_ = cmd.RegisterFlagCompletionFunc("key", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+	// --key takes one key ID, whatever the arguments
+	keyIDs := cmdutil.CompleteKeyIDs(f, true)
+	_ = cmd.RegisterFlagCompletionFunc("key", func(c *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return keyIDs(c, nil, toComplete)
 	})
 	_ = cmd.RegisterFlagCompletionFunc("limit", cobra.NoFileCompletions)
 	return cmd

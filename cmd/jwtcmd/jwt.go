@@ -77,6 +77,7 @@ func newCmdRegister(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "public-key", "", "RSA public key file (PEM)")
+	_ = cmd.MarkFlagFilename("public-key")
 	cmd.Flags().StringVar(&name, "name", "", "a name for the key")
 	return cmd
 }
@@ -174,6 +175,7 @@ the key (kid). Only the token is printed, for $(…) in scripts.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.PrivateKey, "private-key", "", "RSA private key file (PEM, PKCS#1 or PKCS#8)")
+	_ = cmd.MarkFlagFilename("private-key")
 	fl.StringVar(&opts.KeyID, "key-id", "", "ID of the registered public key (jwk_…)")
 	fl.StringVar(&scopes, "scopes", "registry:read", "comma-separated scopes to claim")
 	fl.StringVar(&ttl, "ttl", "15m", "lifetime, 15m to 24h")

@@ -106,6 +106,7 @@ either the previous one or the complete new one, never half written.`,
 	fl.BoolVar(&opts.Export.IncludeEvents, "include-events", false, "add the audit events (json only; needs audit:read)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{output.FormatJSON, output.FormatNDJSON, output.FormatCSV}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("since", cobra.NoFileCompletions)
+	_ = cmd.MarkFlagFilename("output-file")
 	return cmd
 }
 

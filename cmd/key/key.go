@@ -4,7 +4,6 @@ package key
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -104,22 +103,6 @@ func describeKey(f *cmdutil.Factory, k model.Key) error {
 	return tbl.Render(f.IOStreams)
 }
 
-// completeKeyIDs offers key IDs with names as descriptions, for completion,
-// leaving out the keys already on the line; a command of one key (many:
-// false) completes nothing after it. It never prompts and gives up quickly;
-// not being logged in completes nothing.
-func completeKeyIDs(f *cmdutil.Factory, many bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if !many && len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []string
-		for _, c := range completeKeys(f, toComplete) {
-			id, _, _ := strings.Cut(c, "\t")
-			if !slices.Contains(args, id) {
-				out = append(out, c)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+func completeKeyIDs(f *cmdutil.Factory, many bool) cobra.CompletionFunc {
+	return cmdutil.CompleteKeyIDs(f, many)
 }

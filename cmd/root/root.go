@@ -78,9 +78,8 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		formats, _ := cmdutil.SupportedOutputs(c)
 		return formats, cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("jq", cobra.NoFileCompletions)
-	for _, name := range []string{"server", "timeout"} {
-		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	for _, name := range []string{"config", "client-cert", "client-key", "ca-cert"} {
+		_ = cmd.MarkPersistentFlagFilename(name)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		cfg, err := f.Config()
@@ -104,5 +103,6 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	)
 	cmd.SetHelpCommand(newCmdHelp())
 	cmdutil.RefuseUnknownSubcommands(cmd)
+	cmdutil.CompletionFlagDefaults(cmd)
 	return cmd
 }

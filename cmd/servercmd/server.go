@@ -97,6 +97,10 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.RefreshTTL, "refresh-token-ttl", 720*time.Hour, "OAuth refresh token lifetime")
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
+	for _, name := range []string{"tls-cert", "tls-key", "client-ca"} {
+		_ = cmd.MarkFlagFilename(name)
+	}
+	_ = cmd.MarkPersistentFlagFilename("db")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
