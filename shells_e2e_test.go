@@ -17,6 +17,7 @@ import (
 // pressed as a person presses it, and the screen is read back.
 type shellSession struct {
 	t      *testing.T
+	shell  string
 	socket string
 }
 
@@ -73,7 +74,7 @@ func startShell(t *testing.T, shell string, env map[string]string) *shellSession
 		os.WriteFile(filepath.Join(dir, "rc.fish"), []byte(rc), 0o644)
 		cmd = "fish --no-config -C 'source " + filepath.Join(dir, "rc.fish") + "'"
 	}
-	s := &shellSession{t: t, socket: fmt.Sprintf("codesync-%s-%d-%d", shell, os.Getpid(), time.Now().UnixNano())}
+	s := &shellSession{t: t, shell: shell, socket: fmt.Sprintf("codesync-%s-%d-%d", shell, os.Getpid(), time.Now().UnixNano())}
 	if out, err := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50", cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
@@ -132,12 +133,28 @@ func (s *shellSession) settle() string {
 	return prev
 }
 
-// clear cancels the line (and any completion pager) for the next case.
+// clear cancels the line (and any completion pager) and waits for an empty
+// prompt, for the next case.
 func (s *shellSession) clear() {
-	s.keys("", "Escape", "C-c")
+	s.t.Helper()
+	if s.shell == "fish" {
+		s.keys("", "Escape") // closes fish's pager
+		time.Sleep(600 * time.Millisecond)
+	}
+	s.keys("", "C-c")
 	s.settle()
-	exec.Command("tmux", "-L", s.socket, "send-keys", "clear", "Enter").Run()
-	s.settle()
+	s.keys("clear", "Enter")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		lines := strings.Split(strings.TrimRight(s.screen(), "\n "), "\n")
+		if len(lines) == 1 && strings.TrimSpace(lines[0]) == "READY>" {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no empty prompt after clear:\n%s", s.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestCompletionInRealShells types in real bash, zsh and fish and presses
@@ -151,6 +168,7 @@ func TestCompletionInRealShells(t *testing.T) {
 	second := createKeyID(t, env, "second-key")
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		t.Run(shell, func(t *testing.T) {
+			t.Parallel() // mostly waiting for the screen
 			s := startShell(t, shell, map[string]string{"CODESYNC_SERVER": ts.URL, "CODESYNC_AUTH_TOKEN": ts.Token})
 
 			s.keys("codesync-cli key create x --scopes registry:read,registry:p", "Tab")
