@@ -119,35 +119,54 @@ func (s *shellSession) keys(text string, named ...string) {
 	}
 }
 
-// settle waits until the screen stops changing (completion finished).
+// settle waits until the screen has not changed for a second (the
+// completion, run by the shell, has answered).
 func (s *shellSession) settle() string {
-	prev := ""
-	for range 40 {
+	prev, stable := "", 0
+	for range 100 {
 		time.Sleep(150 * time.Millisecond)
 		sc := s.screen()
 		if sc == prev {
-			return sc
+			if stable++; stable >= 7 {
+				return sc
+			}
+			continue
 		}
-		prev = sc
+		prev, stable = sc, 0
 	}
 	return prev
 }
 
+// lastLine is the screen's last non-empty line.
+func (s *shellSession) lastLine() string {
+	lines := strings.Split(strings.TrimRight(s.screen(), "\n "), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
 // clear cancels the line (and any completion pager) and waits for an empty
-// prompt, for the next case.
+// prompt on an empty screen, for the next case.
 func (s *shellSession) clear() {
 	s.t.Helper()
-	if s.shell == "fish" {
-		s.keys("", "Escape") // closes fish's pager
-		time.Sleep(600 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for s.lastLine() != "READY>" {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the line does not clear:\n%s", s.screen())
+		}
+		if s.shell == "fish" {
+			s.keys("", "Escape") // closes fish's pager
+			time.Sleep(600 * time.Millisecond)
+		}
+		s.keys("", "C-c")
+		for range 10 {
+			if s.lastLine() == "READY>" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	s.keys("", "C-c")
-	s.settle()
 	s.keys("clear", "Enter")
-	deadline := time.Now().Add(15 * time.Second)
 	for {
-		lines := strings.Split(strings.TrimRight(s.screen(), "\n "), "\n")
-		if len(lines) == 1 && strings.TrimSpace(lines[0]) == "READY>" {
+		if strings.TrimSpace(s.screen()) == "READY>" {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -201,6 +220,7 @@ func TestCompletionInRealShells(t *testing.T) {
 
 			// -o lists exactly what the command prints
 			s.keys("codesync-cli key list -o ", "Tab", "Tab")
+			s.waitFor("table")
 			sc = s.settle()
 			if !strings.Contains(sc, "table") || !strings.Contains(sc, "json") || strings.Contains(sc, "csv") || strings.Contains(sc, "ndjson") {
 				t.Errorf("key list -o <TAB>:\n%s", sc)
@@ -209,6 +229,7 @@ func TestCompletionInRealShells(t *testing.T) {
 
 			// key revoke ID1 <TAB>: the other keys, not ID1 again
 			s.keys("codesync-cli key revoke "+first+" key_", "Tab", "Tab")
+			s.waitFor(second)
 			sc = s.settle()
 			var offered []string // the candidates: what is not the command line
 			for _, l := range strings.Split(sc, "\n") {
