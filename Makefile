@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/codesync/codesync-cli/pkg/build.Version=$(VERSI
              -X github.com/codesync/codesync-cli/pkg/build.Date=$(DATE)
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 
-.PHONY: build test lint vet-format vulncheck unit keyring-test demo bench generate release-check fuzz clean
+.PHONY: build test lint vet-format vulncheck unit keyring-test cross-build demo bench bench-org generate release-check fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -20,6 +20,7 @@ vet-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags crashpoints ./...
 	$(STATICCHECK) ./...
 
 # govulncheck needs its database (vuln.go.dev); where that cannot be reached it
@@ -39,8 +40,10 @@ fuzz:
 	  done; \
 	done
 
+# -tags crashpoints compiles in the kill points of the crash-safety tests
+# (internal/crashpoint); release builds never have them.
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m -tags crashpoints ./...
 
 # The keyring tests need a real Secret Service: scripts/with-keyring.sh starts
 # gnome-keyring in a private D-Bus session. Where it is missing (a laptop
@@ -49,13 +52,22 @@ keyring-test:
 	scripts/with-keyring.sh $(GO) test -count=1 -run 'Keyring' ./pkg/credstore/ .
 	scripts/with-keyring.sh --locked $(GO) test -count=1 -run 'KeyringLocked' .
 
-test: lint unit keyring-test
+# every GOOS/GOARCH of .goreleaser.yaml: go vet and a release build, free of
+# test hooks (the list is read from the config: a new target needs no edit here)
+cross-build:
+	scripts/cross-build.sh
+
+test: lint unit keyring-test cross-build
 
 demo: build
 	scripts/demo.sh $(BIN)
 
 bench: build
 	bench/run.sh
+
+# the organization export (key audit-export --org) of 100,000 keys
+bench-org: build
+	bench/org-export.sh
 
 # completions/, docs/man/ and docs/reference/ come from the command tree;
 # internal/gendocs's test fails when they are stale.

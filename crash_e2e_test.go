@@ -1,3 +1,8 @@
+//go:build crashpoints
+
+// The crash points exist only in test builds: `make test` runs `go test
+// -tags crashpoints`; see internal/crashpoint.
+
 package main
 
 import (

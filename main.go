@@ -60,7 +60,7 @@ type problem struct {
 	hint    string
 }
 
-// describe maps every error to its exit code of SPEC §2: the one place where
+// describe maps every error to its exit code (`help exit-codes`): the one place where
 // that happens.
 func describe(err error) problem {
 	// several failures (key revoke ID…): the worst exit code wins
@@ -126,6 +126,8 @@ func httpProblem(he *api.HTTPError) problem {
 		p.code, p.hint = cmdutil.ExitForbidden, "use a credential with the needed scope"
 	case "account_suspended", "ip_not_allowed", "environment_mismatch", "forbidden":
 		p.code = cmdutil.ExitForbidden
+	case "policy_violation":
+		p.code, p.hint = cmdutil.ExitForbidden, "see the organization's policy: 'codesync-cli org policy show SLUG'"
 	case "not_found":
 		p.code = cmdutil.ExitNotFound
 	case "rate_limited":

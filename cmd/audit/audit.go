@@ -90,6 +90,7 @@ each new event as it happens, polling the server (every second, slowing to every
 	fl.StringVar(&types, "type", "", "comma-separated event types")
 	fl.StringVar(&opts.Filter.KeyID, "key", "", "only events of this key ID")
 	fl.IntVar(&opts.Filter.Limit, "limit", 100, "at most this many events, the newest (0: all)")
+	fl.StringVar(&opts.Filter.Org, "org", "", "the organization's log: its own events and its members' key events (owners, admins, auditors)")
 	fl.BoolVar(&opts.Reverse, "reverse", false, "oldest first")
 	fl.BoolVar(&opts.Follow, "follow", false, "keep printing new events until Ctrl-C")
 	_ = cmd.RegisterFlagCompletionFunc("type", cmdutil.CompleteList(model.EventTypes))
@@ -100,6 +101,7 @@ each new event as it happens, polling the server (every second, slowing to every
 		return keyIDs(c, nil, toComplete)
 	})
 	_ = cmd.RegisterFlagCompletionFunc("limit", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("org", cmdutil.CompleteOrgSlug(f))
 	return cmd
 }
 
@@ -111,7 +113,9 @@ func eventsRun(o *EventsOptions) error {
 	ctx := o.F.Context
 	// the server pages oldest first: keep the newest Limit of them
 	var events []model.Event
-	for e, err := range c.Events(ctx, api.EventFilter{Since: o.Filter.Since, Types: o.Filter.Types, KeyID: o.Filter.KeyID}) {
+	all := o.Filter
+	all.Limit = 0
+	for e, err := range c.Events(ctx, all) {
 		if err != nil {
 			if o.Follow && errors.Is(err, context.Canceled) {
 				return nil
@@ -234,7 +238,8 @@ func follow(o *EventsOptions, c *api.Client, events []model.Event) error {
 			return nil
 		case <-t.C:
 		}
-		f := api.EventFilter{Since: last.UTC().Format(time.RFC3339), Types: o.Filter.Types, KeyID: o.Filter.KeyID}
+		f := o.Filter
+		f.Since, f.Limit = last.UTC().Format(time.RFC3339), 0
 		var fresh []model.Event
 		var perr error
 		for e, err := range c.Events(o.F.Context, f) {

@@ -60,7 +60,7 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 	if err == nil && s.Type == auth.TypeOAuth {
 		c, cerr := o.F.AnonymousClient()
 		if cerr == nil {
-			if rerr := auth.Revoke(ctx, c, s); rerr != nil {
+			if rerr := auth.Revoke(ctx, c, cfg.OAuthIssuer(), s); rerr != nil {
 				fmt.Fprintf(ios.ErrOut, "warning: could not revoke the session on the server (%s); deleting it here anyway\n", rerr)
 			}
 		}

@@ -17,25 +17,29 @@ func oauthLogin(ctx context.Context, o *LoginOptions) (*auth.Session, error) {
 	if !c.Secure() {
 		return nil, errors.New("refusing to log in to " + c.BaseURL() + " over plain http: use https:// (plain http only for loopback)")
 	}
-	m, err := auth.Discover(ctx, c)
+	cfg, err := o.F.Config()
+	if err != nil {
+		return nil, err
+	}
+	m, err := auth.NewProvider(ctx, c, cfg.OAuthIssuer())
 	if err != nil {
 		return nil, err
 	}
 	ios := o.F.IOStreams
 	fo := auth.FlowOptions{
-		Scopes: o.Scopes, HTTPClient: c.HTTP(), Stderr: ios.ErrOut, Getenv: o.F.Getenv, NoBrowser: o.NoBrowser,
+		Scopes: o.Scopes, HTTPClient: m.HTTPClient(), Stderr: ios.ErrOut, Getenv: o.F.Getenv, NoBrowser: o.NoBrowser,
 		Spinner: func(msg string) func() { return output.Spinner(ios.ErrOut, ios.IsStderrTTY(), msg) },
 	}
 	web := o.Web || (!o.Device && auth.BrowserAvailable(o.F.Getenv) && !o.NoBrowser)
 	tok, err := func() (*auth.Session, error) {
 		if web {
-			t, err := auth.WebFlow(ctx, m, fo)
+			t, err := auth.WebFlow(ctx, m.Metadata, fo)
 			if err != nil {
 				return nil, err
 			}
 			return auth.SessionFromToken(t, o.Scopes, ""), nil
 		}
-		dt, err := auth.DeviceFlow(ctx, m, fo)
+		dt, err := auth.DeviceFlow(ctx, m.Metadata, fo)
 		if err != nil {
 			return nil, err
 		}

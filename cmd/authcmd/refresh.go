@@ -105,7 +105,7 @@ func refreshRun(ctx context.Context, o *RefreshOptions) error {
 	}
 	// the old session is replaced: end it on the server too
 	if c, cerr := o.F.AnonymousClient(); cerr == nil {
-		if rerr := auth.Revoke(ctx, c, old); rerr != nil && !errors.Is(rerr, context.Canceled) {
+		if rerr := auth.Revoke(ctx, c, cfg.OAuthIssuer(), old); rerr != nil && !errors.Is(rerr, context.Canceled) {
 			fmt.Fprintf(ios.ErrOut, "warning: could not revoke the previous session on the server (%s)\n", rerr)
 		}
 	}

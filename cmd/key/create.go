@@ -28,10 +28,15 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 example in your CI system's secret store), it cannot be shown again.
 
 Scopes: ` + joinScopes() + `.
---expires takes Nh, Nd, Nw or a Go duration, from 1h to 365d.
+--expires takes Nh, Nd, Nw or a Go duration, from 1h to 365d (default 90d).
 --env production (or prod) makes a csy_prod_ key, --env sandbox (or dev) a csy_dev_
-key with sandbox limits; without --env the server decides: production on a
-production server, sandbox on a sandbox (server --dev).`,
+key with sandbox limits.
+
+A key never gets more than the credential that creates it: its scopes, namespaces
+and CIDRs lie inside the creator's, a csy_dev_ key creates only csy_dev_ keys, and
+it expires no later than the creating API key or JWT. Without --env, --namespace
+or --cidr the key takes the creator's; the default lifetime is cut to the
+creator's. Asking for more is refused (exit 5) with a message naming the limit.`,
 		Example: `  $ codesync-cli key create ci-publish --scopes registry:read,registry:publish --expires 30d
   $ codesync-cli key create deploy --scopes registry:publish --namespace @acme --cidr 203.0.113.0/24 -o json`,
 		Args: cmdutil.ExactArgs(1, "one NAME"),
@@ -53,7 +58,10 @@ production server, sandbox on a sandbox (server --dev).`,
 			if err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
-			r.ExpiresIn = int64(d.Seconds())
+			if cmd.Flags().Changed("expires") {
+				// else the server's default, cut to the creating credential's expiry
+				r.ExpiresIn = int64(d.Seconds())
+			}
 			if r.CIDRs, err = keyrules.ParseCIDRs(cidrs); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}

@@ -49,7 +49,14 @@ func lastUsedCell(now time.Time, k model.Key) string {
 }
 
 func addKeyRow(t *output.Table, now time.Time, k model.Key) {
-	t.AddRow(k.ID, k.Name, k.Environment, strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), k.Status)
+	status := k.Status
+	if len(k.PolicyViolations) > 0 {
+		status += " !policy" // breaks an organization's policy: `key show` names the rules
+	}
+	t.AddRow(k.ID, k.Name, k.Environment, strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), status)
+	if len(k.PolicyViolations) > 0 {
+		t.HighlightLast()
+	}
 	switch k.Status {
 	case model.StatusExpiring:
 		t.HighlightLast()
@@ -100,6 +107,13 @@ func describeKey(f *cmdutil.Factory, k model.Key) error {
 	tbl.AddRow("revoked_at", t(k.RevokedAt))
 	tbl.AddRow("rotated_from", s(k.RotatedFrom))
 	tbl.AddRow("rotated_to", s(k.RotatedTo))
+	if k.Owner != "" {
+		tbl.AddRow("owner", k.Owner)
+	}
+	tbl.AddRow("policy_violations", list(k.PolicyViolations))
+	if len(k.PolicyViolations) > 0 {
+		tbl.HighlightLast()
+	}
 	return tbl.Render(f.IOStreams)
 }
 

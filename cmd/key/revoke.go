@@ -25,7 +25,7 @@ type RevokeOptions struct {
 func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Command {
 	opts := &RevokeOptions{F: f}
 	cmd := &cobra.Command{
-		Use:         "revoke ID...",
+		Use:         "revoke ID|NAME...",
 		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
 		Short:       "Revoke keys at once (asks first on a terminal; --yes without one)",
 		Long: `Revoke one or more keys immediately. On a terminal you are asked to confirm;

@@ -32,7 +32,7 @@ func NewCmdRotate(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Co
 	opts := &RotateOptions{F: f}
 	var grace, expires string
 	cmd := &cobra.Command{
-		Use:         "rotate ID",
+		Use:         "rotate ID|NAME",
 		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
 		Short:       "Replace a key with a new one; the old one keeps working for --grace",
 		Long: `Create a replacement with the same name, scopes, CIDRs, namespaces, environment
@@ -53,7 +53,8 @@ a network failure never creates a second replacement.`,
 			if opts.Grace, err = keyrules.ParseDuration(grace); err != nil || opts.Grace < 0 || opts.Grace > maxGrace {
 				return cmdutil.UsageErrorf("invalid --grace %q: from 0 to 30d", grace)
 			}
-			// without --expires the server gives the new key the old one's lifetime
+			// without --expires the server gives the new key the old one's
+			// lifetime, cut to the rotating credential's expiry
 			if cmd.Flags().Changed("expires") {
 				if opts.Expires, err = keyrules.ParseExpiry(expires); err != nil {
 					return cmdutil.UsageErrorf("%s", err)
@@ -66,7 +67,7 @@ a network failure never creates a second replacement.`,
 		},
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (0 revokes it now)")
-	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the new key, 1h to 365d (default: the old key's lifetime)")
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the new key, 1h to 365d (default: the old key's lifetime; never past the rotating credential's expiry)")
 	_ = cmd.RegisterFlagCompletionFunc("expires", cobra.FixedCompletions([]string{"30d", "90d", "180d", "365d"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("grace", cobra.FixedCompletions([]string{"0", "1h", "24h", "48h", "7d"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

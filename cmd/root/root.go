@@ -10,6 +10,8 @@ import (
 	"github.com/codesync/codesync-cli/cmd/health"
 	"github.com/codesync/codesync-cli/cmd/jwtcmd"
 	"github.com/codesync/codesync-cli/cmd/key"
+	"github.com/codesync/codesync-cli/cmd/org"
+	"github.com/codesync/codesync-cli/cmd/scan"
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
@@ -99,8 +101,15 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		audit.NewCmdAudit(f),
 		health.NewCmdHealth(f, nil),
 		jwtcmd.NewCmdJWT(f),
+		org.NewCmdOrg(f),
 		servercmd.NewCmdServer(f, nil),
+		scan.NewCmdScan(f, nil),
 	)
+	// help topics: `codesync-cli help environment`, `help exit-codes`
+	for _, t := range HelpTopics() {
+		cmd.AddCommand(newCmdHelpTopic(t))
+	}
+	withCompletionHelp(cmd)
 	cmd.SetHelpCommand(newCmdHelp())
 	cmdutil.RefuseUnknownSubcommands(cmd)
 	cmdutil.CompletionFlagDefaults(cmd)

@@ -42,6 +42,7 @@ type Options struct {
 	RefreshTTL   time.Duration
 	FailedLogins int
 	DeviceEvery  time.Duration
+	ScanningKeys string // --secret-scanning-keys
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -97,7 +98,8 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.RefreshTTL, "refresh-token-ttl", 720*time.Hour, "OAuth refresh token lifetime")
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
-	for _, name := range []string{"tls-cert", "tls-key", "client-ca"} {
+	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
+	for _, name := range []string{"tls-cert", "tls-key", "client-ca", "secret-scanning-keys"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 	_ = cmd.MarkPersistentFlagFilename("db")
@@ -140,6 +142,15 @@ func (o *Options) config() (server.Config, error) {
 	}
 	if o.AccessTTL <= 0 || o.RefreshTTL <= 0 || o.FailedLogins <= 0 {
 		return cfg, cmdutil.UsageErrorf("token lifetimes and --failed-login-threshold must be positive")
+	}
+	if o.ScanningKeys != "" {
+		b, err := os.ReadFile(o.ScanningKeys)
+		if err == nil {
+			cfg.SecretScanningKeys, err = server.ParseScanningKeys(b)
+		}
+		if err != nil {
+			return cfg, cmdutil.UsageErrorf("--secret-scanning-keys %s: %s", o.ScanningKeys, err)
+		}
 	}
 	return cfg, nil
 }
@@ -213,7 +224,18 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// The store is closed (WAL checkpointed) before "server stopped" is
+	// printed, so the line means the database is at rest; the deferred close
+	// covers the early returns.
+	storeClosed := false
+	closeStore := func() error {
+		if storeClosed {
+			return nil
+		}
+		storeClosed = true
+		return st.Close()
+	}
+	defer closeStore()
 
 	level := slog.LevelInfo
 	if o.F.Flags.Debug {
@@ -228,7 +250,7 @@ func run(ctx context.Context, o *Options) error {
 	cfg.Issuer = base
 	srv := server.New(cfg, st)
 	ios := o.F.IOStreams
-	fmt.Fprintf(ios.ErrOut, "CodeSync reference server %s listening on %s (%s, database %s)\n", o.F.Version, base, cfg.Environment, displayDB(o.DB))
+	fmt.Fprintf(ios.ErrOut, "CodeSync reference server (%s) listening on %s (%s, database %s)\n", versionLabel(o.F.Version), base, cfg.Environment, displayDB(o.DB))
 	if o.Dev {
 		pw, tok, err := srv.BootstrapDev(ctx)
 		if err != nil {
@@ -242,8 +264,20 @@ func run(ctx context.Context, o *Options) error {
 		_ = f.Sync()
 	}
 	err = srv.Serve(ctx, ln, tlsCfg)
+	if cerr := closeStore(); err == nil && cerr != nil {
+		err = cerr
+	}
 	fmt.Fprintln(ios.ErrOut, "server stopped")
 	return err
+}
+
+// versionLabel names the build in the banner. An unreleased build's version
+// is "dev", which next to a server that is not in --dev mode read as if it were.
+func versionLabel(v string) string {
+	if v == "" || v == "dev" {
+		return "unreleased build"
+	}
+	return "version " + v
 }
 
 func displayDB(p string) string {

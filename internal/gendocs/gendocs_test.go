@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/codesync/codesync-cli/cmd/root"
@@ -56,4 +57,29 @@ func compareTrees(t *testing.T, fresh, committed string) {
 		}
 		return nil
 	})
+}
+
+// TestManPagesHaveExitStatusAndEnvironment: every committed man page carries
+// both sections, before SEE ALSO, and the topics have reference pages.
+func TestManPagesHaveExitStatusAndEnvironment(t *testing.T) {
+	pages, _ := filepath.Glob(filepath.Join("..", "..", "docs", "man", "*.1"))
+	if len(pages) < 10 {
+		t.Fatalf("only %d man pages", len(pages))
+	}
+	for _, p := range pages {
+		b, _ := os.ReadFile(p)
+		s := string(b)
+		exit, env, see := strings.Index(s, "\n.SH EXIT STATUS\n"), strings.Index(s, "\n.SH ENVIRONMENT\n"), strings.Index(s, "\n.SH SEE ALSO\n")
+		if exit < 0 || env < 0 || !(exit < env && (see < 0 || env < see)) {
+			t.Errorf("%s: EXIT STATUS at %d, ENVIRONMENT at %d, SEE ALSO at %d", p, exit, env, see)
+		}
+		if !strings.Contains(s, "\\fBCODESYNC_AUTH_TOKEN\\fP") || !strings.Contains(s, "\\fB4\\fP\nNot authenticated") {
+			t.Errorf("%s: the sections lack their rows", p)
+		}
+	}
+	for _, name := range []string{"codesync-cli_environment.md", "codesync-cli_exit-codes.md"} {
+		if _, err := os.Stat(filepath.Join("..", "..", "docs", "reference", name)); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,9 +24,11 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/time/rate"
 
+	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
 	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/token"
 )
 
 // Transcript file names in $WORK: every invocation of the CLI appends its
@@ -68,8 +71,10 @@ func Params(t *testing.T, dir string, traced bool) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":  serve,
-			"genrsa": genrsa,
+			"serve":   serve,
+			"genrsa":  genrsa,
+			"mkuser":  mkuser,
+			"httpreq": httpreq,
 		},
 	}
 }
@@ -251,4 +256,55 @@ func genrsa(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), priv, 0o600))
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+}
+
+// mkuser NAME SCOPES adds a user to the script's server (started by serve)
+// with one API key of those comma-separated scopes, and exports NAME_TOKEN
+// (NAME upper-cased). It writes to the server's SQLite file directly, as
+// `server user add` does.
+func mkuser(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkuser NAME SCOPES")
+	}
+	st, err := store.Open(filepath.Join(ts.Getenv("WORK"), "server.sqlite"))
+	ts.Check(err)
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	u, err := st.CreateUser(ctx, args[0], server.HashPassword(token.RandomString(24)), now)
+	ts.Check(err)
+	scopes, err := keyrules.ParseScopes(args[1])
+	ts.Check(err)
+	tok := token.New("prod")
+	k := &store.KeyRecord{ID: "key_" + token.RandomString(16), UserID: u.ID, Name: args[0] + "-bootstrap", Prefix: token.Prefix(tok),
+		TokenHash: token.Hash(tok), Environment: model.EnvProduction, Scopes: scopes, CIDRs: []string{}, Namespaces: []string{},
+		CreatedAt: now, ExpiresAt: now.Add(keyrules.DefExpiry)}
+	ts.Check(st.CreateKey(ctx, k, keyrules.MaxActive, &store.Event{UserID: &u.ID, Type: model.EventTokenCreated, Time: now, Actor: "test", KeyID: &k.ID, Detail: "mkuser"}))
+	ts.Setenv(strings.ToUpper(args[0])+"_TOKEN", tok)
+	appendFile(filepath.Join(ts.Getenv("WORK"), stdoutLog), tok+"\n")
+}
+
+// httpreq METHOD PATH [BODY] sends one request to the script's server with
+// $CODESYNC_AUTH_TOKEN, for endpoints no command wraps (the registry), and
+// writes "status N" and the body to stdout.
+func httpreq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: httpreq METHOD PATH [BODY]")
+	}
+	var body io.Reader
+	if len(args) == 3 {
+		body = strings.NewReader(args[2])
+	}
+	req, err := http.NewRequest(args[0], ts.Getenv("SERVER_URL")+args[1], body)
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+ts.Getenv("CODESYNC_AUTH_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "status %d\n%s", resp.StatusCode, b)
+	if failed := resp.StatusCode >= 400; failed != neg {
+		ts.Fatalf("status %d", resp.StatusCode)
+	}
 }

@@ -58,9 +58,13 @@ type Options struct {
 	HTTPClient *http.Client // its Transport is used; redirects are handled here
 	UserAgent  string
 	Token      TokenSource // nil: anonymous
-	Timeout    time.Duration
-	Retry      RetryPolicy
-	Debug      io.Writer // nil: no trace
+	// Reauth is called once when the server answers 401 invalid_token to a
+	// request sent with the token rejected; a new token (a refreshed session)
+	// is sent in a single retry. "" means there is nothing better to send.
+	Reauth  func(ctx context.Context, rejected string) (string, error)
+	Timeout time.Duration
+	Retry   RetryPolicy
+	Debug   io.Writer // nil: no trace
 	// OnCredentialExpiry is called with the expiry the server reports for the
 	// credential in use: its key ID and name, and the token's displayable prefix.
 	OnCredentialExpiry func(CredentialExpiry)
@@ -171,9 +175,16 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	}
 	c.traceBody("<", resp.Header.Get("Content-Type"), data)
 	if err := json.Unmarshal(data, out); err != nil {
-		return &TransportError{Err: fmt.Errorf("the server at %s sent a malformed answer (not the JSON expected)", c.base.Host)}
+		return &TransportError{Err: fmt.Errorf("the server at %s sent a %w (not the JSON expected)", c.base.Host, ErrMalformed)}
 	}
 	return nil
+}
+
+// invalidToken: a 401 that names invalid_token in WWW-Authenticate (RFC
+// 6750 §3.1), or any 401 without another error code in that header.
+func invalidToken(resp *http.Response) bool {
+	h := resp.Header.Get("WWW-Authenticate")
+	return !strings.Contains(h, "error=") || strings.Contains(h, `error="invalid_token"`)
 }
 
 func idempotent(method string) bool {
@@ -223,6 +234,7 @@ func (c *Client) Stream(ctx context.Context, r Request) (*http.Response, error) 
 	canRetry := idempotent(r.Method) || r.IdempotencyKey != ""
 	start := time.Now()
 	deadline := start.Add(c.opts.Retry.MaxTotal)
+	reauthed := false
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, r, &u, body, contentType, token)
 		var wait time.Duration
@@ -242,6 +254,25 @@ func (c *Client) Stream(ctx context.Context, r Request) (*http.Response, error) 
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			c.noteExpiry(resp, token)
 			return resp, nil
+		case resp.StatusCode == http.StatusUnauthorized && token != "" && !reauthed && c.opts.Reauth != nil && invalidToken(resp):
+			// the token was refused (revoked, or expired with no expiry
+			// known): refresh the session once and send the request again;
+			// a refused credential means the request had no effect
+			reauthed = true
+			err = c.decodeError(resp)
+			nt, rerr := c.opts.Reauth(ctx, token)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if nt == "" || nt == token {
+				return nil, err
+			}
+			if c.opts.Debug != nil {
+				fmt.Fprintln(c.opts.Debug, "* the access token was refused: refreshed the session, sending the request again")
+			}
+			token = nt
+			attempt--
+			continue
 		default:
 			err = c.decodeError(resp)
 			if !retryableStatus(resp.StatusCode) {
@@ -590,8 +621,8 @@ func (c *Client) WithToken(tok string) *Client {
 // endpoints named by the metadata document) and decodes the JSON answer.
 func (c *Client) PostForm(ctx context.Context, endpoint string, form url.Values, out any) error {
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host != c.base.Host || u.Scheme != c.base.Scheme {
-		return fmt.Errorf("the OAuth endpoint %s is not on the server %s", endpoint, c.base.Host)
+	if err != nil || !SameOrigin(u, c.base) {
+		return &EndpointError{URL: endpoint, Origin: Origin(c.base)}
 	}
 	if !c.Secure() {
 		return &InsecureURLError{URL: c.base.String()}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -24,6 +25,10 @@ func (e *HTTPError) Error() string {
 	}
 	return d
 }
+
+// ErrMalformed: a 2xx answer that is not the JSON expected (a proxy's or a
+// single-page app's HTML, say).
+var ErrMalformed = errors.New("malformed answer")
 
 // TransportError means the server could not be reached, timed out, or kept
 // answering 5xx: exit 9.

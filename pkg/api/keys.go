@@ -88,6 +88,7 @@ type ExportOptions struct {
 	Format        string
 	Since         string
 	IncludeEvents bool
+	Org           string // every member's keys that reach this organization
 }
 
 // Export streams the audit export; the caller reads and closes the body.
@@ -98,6 +99,9 @@ func (c *Client) Export(ctx context.Context, o ExportOptions) (io.ReadCloser, er
 	}
 	if o.IncludeEvents {
 		q.Set("include_events", "true")
+	}
+	if o.Org != "" {
+		q.Set("org", o.Org)
 	}
 	resp, err := c.Stream(ctx, Request{Method: http.MethodGet, Path: "/v1/keys/export", Query: q, Accept: "*/*"})
 	if err != nil {
@@ -111,7 +115,8 @@ type EventFilter struct {
 	Since string
 	Types string
 	KeyID string
-	Limit int // 0: all
+	Limit int    // 0: all
+	Org   string // the organization's log instead of the caller's
 }
 
 // Events iterates over matching audit events, up to Limit.
@@ -126,6 +131,9 @@ func (c *Client) Events(ctx context.Context, f EventFilter) iter.Seq2[model.Even
 		}
 		if f.KeyID != "" {
 			q.Set("key_id", f.KeyID)
+		}
+		if f.Org != "" {
+			q.Set("org", f.Org)
 		}
 		n := 0
 		for {

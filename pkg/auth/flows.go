@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -44,8 +45,17 @@ type FlowOptions struct {
 	// PollMargin is added to the server's polling interval (default 1 s):
 	// clock drift on VMs and WSL otherwise triggers slow_down.
 	PollMargin time.Duration
-	// Sleep waits between device polls (tests use a fake one).
+	// Sleep waits between device polls and Now tells the time (tests use a
+	// fake clock for both).
 	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
+}
+
+func (o *FlowOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 func (o *FlowOptions) ctx(ctx context.Context) context.Context {
@@ -73,7 +83,13 @@ func BrowserAvailable(getenv func(string) string) bool {
 func OpenBrowser(getenv func(string) string, u string) error {
 	for _, v := range []string{"CODESYNC_BROWSER", "BROWSER"} {
 		if c := getenv(v); c != "" {
-			f := strings.Fields(c)
+			// A program path with spaces ("C:\Program Files\...\chrome.exe")
+			// is taken whole; otherwise the value is a command and its
+			// arguments separated by spaces.
+			f := []string{c}
+			if fi, err := os.Stat(c); err != nil || fi.IsDir() {
+				f = strings.Fields(c)
+			}
 			cmd := exec.Command(f[0], append(f[1:], u)...)
 			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 			return cmd.Start() // the browser may keep running; we do not wait
@@ -88,6 +104,9 @@ func OpenBrowser(getenv func(string) string, u string) error {
 func WebFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token, error) {
 	if m.AuthorizationEndpoint == "" {
 		return nil, errors.New("the server offers no browser login: use --device")
+	}
+	if err := m.checkEndpoints(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // 127.0.0.1, not localhost (RFC 8252 §8.3)
 	if err != nil {
@@ -118,7 +137,17 @@ func WebFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token, er
 			return
 		}
 		var res result
+		// RFC 9207: a response that names another issuer (or none, when the
+		// server says it always does) is not from the server we asked: a
+		// mix-up attack; its code is never exchanged
+		iss, hasIss := q["iss"]
 		switch {
+		case (hasIss || m.AuthorizationResponseIssParameterSupported) && (len(iss) != 1 || iss[0] != m.Issuer):
+			got := "no iss parameter"
+			if len(iss) > 0 {
+				got = fmt.Sprintf("the issuer %q", iss[0])
+			}
+			res.err = &LoginError{Code: "invalid_issuer", Msg: fmt.Sprintf("the authorization response carries %s, not %s: refusing it (it may come from another server)", got, m.Issuer)}
 		case q.Get("error") == "access_denied":
 			res.err = &LoginError{Code: "access_denied", Msg: "the login was denied in the browser"}
 		case q.Get("error") != "":
@@ -172,6 +201,9 @@ func WebFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token, er
 	if err != nil {
 		return nil, retrieveError(err)
 	}
+	if err := checkTokenType(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -190,18 +222,22 @@ func retrieveError(err error) error {
 	return err
 }
 
-// maxSlowDowns: after this many slow_down answers in a row the clock is
-// probably off; stop and say so.
-const maxSlowDowns = 3
+// slowDownWarning: after this many slow_down answers in a row the clock is
+// probably off; say so once, and keep polling.
+const slowDownWarning = 3
 
 // DeviceFlow runs RFC 8628: it prints the URL and code, then polls a little
-// slower than the server asks, adds 5 s on each slow_down, keeps polling
-// through network errors, and stops at the code's expiry.
+// slower than the server asks, adds 5 s on each slow_down (§3.5), keeps
+// polling through network errors, and stops at the code's expiry.
 func DeviceFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token, error) {
 	if m.DeviceAuthorizationEndpoint == "" {
 		return nil, errors.New("the server offers no device login: use --web")
 	}
+	if err := m.checkEndpoints(); err != nil {
+		return nil, err
+	}
 	cfg := m.OAuthConfig(o.Scopes, "")
+	start := o.now()
 	da, err := cfg.DeviceAuth(o.ctx(ctx))
 	if err != nil {
 		return nil, retrieveError(err)
@@ -218,9 +254,10 @@ func DeviceFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token,
 	if da.Interval == 0 {
 		interval = 5*time.Second + margin
 	}
-	expiry := da.Expiry
-	if expiry.IsZero() {
-		expiry = time.Now().Add(10 * time.Minute)
+	// the code's lifetime counted on o's clock
+	expiry := start.Add(10 * time.Minute)
+	if !da.Expiry.IsZero() {
+		expiry = start.Add(time.Until(da.Expiry))
 	}
 	sleep := o.Sleep
 	if sleep == nil {
@@ -243,7 +280,7 @@ func DeviceFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token,
 		if err := sleep(ctx, interval+netBackoff); err != nil {
 			return nil, err
 		}
-		if time.Now().After(expiry) {
+		if o.now().After(expiry) {
 			return nil, &LoginError{Code: "expired_token", Msg: "the code expired before it was approved: run 'codesync-cli login' again"}
 		}
 		t, code, err := pollOnce(ctx, o.HTTPClient, m.TokenEndpoint, da.DeviceCode)
@@ -253,6 +290,9 @@ func DeviceFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token,
 			netBackoff = min(max(2*netBackoff, time.Second), 30*time.Second)
 			continue
 		case t != nil:
+			if err := checkTokenType(t); err != nil {
+				return nil, err
+			}
 			return t, nil
 		}
 		netBackoff = 0
@@ -262,8 +302,8 @@ func DeviceFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token,
 		case "slow_down":
 			slowDowns++
 			interval += 5 * time.Second
-			if slowDowns >= maxSlowDowns {
-				return nil, &LoginError{Code: "slow_down", Msg: "the server keeps answering slow_down although polling slowed down: this machine's clock probably drifts (common on VMs and WSL); sync the clock and try again"}
+			if slowDowns == slowDownWarning {
+				fmt.Fprintf(o.Stderr, "warning: the server keeps answering slow_down although polling slowed down (now every %s): this machine's clock probably drifts (common on VMs and WSL); still waiting for the approval\n", interval)
 			}
 		case "access_denied":
 			return nil, &LoginError{Code: code, Msg: "the login was denied on the device page"}
@@ -291,17 +331,24 @@ func pollOnce(ctx context.Context, hc *http.Client, endpoint, deviceCode string)
 	}
 	defer res.Body.Close()
 	var body struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		Scope        string `json:"scope"`
-		Error        string `json:"error"`
+		AccessToken  string      `json:"access_token"`
+		TokenType    string      `json:"token_type"`
+		RefreshToken string      `json:"refresh_token"`
+		ExpiresIn    json.Number `json:"expires_in"`
+		Scope        string      `json:"scope"`
+		Error        string      `json:"error"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&body); err != nil {
 		return nil, "", fmt.Errorf("malformed token response (%d)", res.StatusCode)
 	}
 	if res.StatusCode == http.StatusOK && body.AccessToken != "" {
-		t := &oauth2.Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken, TokenType: "Bearer", Expiry: time.Now().Add(time.Duration(body.ExpiresIn) * time.Second)}
+		t := &oauth2.Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken, TokenType: body.TokenType}
+		// RFC 6749 §5.1: expires_in is optional; without it the expiry is
+		// unknown (zero), not "now"
+		if secs, err := body.ExpiresIn.Int64(); err == nil && secs > 0 {
+			t.Expiry = time.Now().Add(time.Duration(secs) * time.Second)
+			t.ExpiresIn = secs
+		}
 		return t.WithExtra(map[string]any{"scope": body.Scope}), "", nil
 	}
 	if res.StatusCode >= 500 {

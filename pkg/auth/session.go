@@ -44,7 +44,7 @@ func (e *SessionExpiredError) Error() string {
 	return "the stored session has expired and cannot be refreshed: " + e.Reason
 }
 
-// Account is the keyring user of SPEC §3: <profile>@<host:port>.
+// Account is the keyring user: <profile>@<host:port>.
 func Account(profile, server string) string {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
@@ -156,7 +156,34 @@ func (r *Resolver) Session(ctx context.Context) (*Session, error) {
 	if !r.needsRefresh(s) {
 		return s, nil
 	}
-	return r.refresh(ctx)
+	return r.refresh(ctx, r.needsRefresh)
+}
+
+// Reauth is called when the server refused the access token `rejected`
+// with 401 invalid_token: a token whose expiry is unknown (the server sent
+// no expires_in) or that was revoked early. Under the refresh lock it
+// returns the stored token if another process already replaced the rejected
+// one, else refreshes the session once. "" (and no error) means there is
+// nothing better to send: an environment token, no refresh token, or a
+// refresh the server refused (then the server's 401, which says why, is
+// the answer).
+func (r *Resolver) Reauth(ctx context.Context, rejected string) (string, error) {
+	if r.EnvToken != "" || r.Refresher == nil {
+		return "", nil
+	}
+	s, err := r.Load()
+	if err != nil || s.Type != TypeOAuth || s.RefreshToken == "" {
+		return "", nil
+	}
+	ns, err := r.refresh(ctx, func(s *Session) bool { return s.AccessToken == rejected })
+	var se *SessionExpiredError
+	if errors.As(err, &se) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return ns.AccessToken, nil
 }
 
 func (r *Resolver) needsRefresh(s *Session) bool {
@@ -166,7 +193,7 @@ func (r *Resolver) needsRefresh(s *Session) bool {
 // refresh takes the cross-process lock, re-reads the store (another process
 // may have refreshed meanwhile) and refreshes only if still needed, so N
 // concurrent invocations cause exactly one refresh.
-func (r *Resolver) refresh(ctx context.Context) (*Session, error) {
+func (r *Resolver) refresh(ctx context.Context, needed func(*Session) bool) (*Session, error) {
 	if r.Refresher == nil {
 		return nil, &SessionExpiredError{Reason: "no way to refresh it"}
 	}
@@ -180,7 +207,7 @@ func (r *Resolver) refresh(ctx context.Context) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !r.needsRefresh(s) {
+	if !needed(s) {
 		return s, nil
 	}
 	if s.RefreshToken == "" {

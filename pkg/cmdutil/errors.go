@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Exit codes of SPEC §2.
+// Exit codes, as `codesync-cli help exit-codes` documents them.
 const (
 	ExitOK          = 0
 	ExitFailure     = 1

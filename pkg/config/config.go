@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +37,9 @@ type Profile struct {
 	ClientCert string `yaml:"client_cert,omitempty" mapstructure:"client_cert"`
 	ClientKey  string `yaml:"client_key,omitempty" mapstructure:"client_key"`
 	CACert     string `yaml:"ca_cert,omitempty" mapstructure:"ca_cert"`
+	// OAuthIssuer names the authorization server when it is not the server
+	// itself (an identity provider on another origin).
+	OAuthIssuer string `yaml:"oauth_issuer,omitempty" mapstructure:"oauth_issuer"`
 }
 
 // File is the content of config.yaml.
@@ -51,8 +56,14 @@ func (f *File) Path() string { return f.path }
 // Dir returns the folder of config.yaml, credentials.json and lock files.
 func (f *File) Dir() string { return filepath.Dir(f.path) }
 
-// FindPath applies the search order of SPEC §1.
+// FindPath applies the search order of docs/config.md: --config, then
+// CODESYNC_CONFIG_DIR, then XDG_CONFIG_HOME, then the platform's folder
+// (~/.config/codesync; %AppData%\codesync on Windows).
 func FindPath(flagPath string, getenv func(string) string) (string, error) {
+	return findPath(flagPath, getenv, runtime.GOOS)
+}
+
+func findPath(flagPath string, getenv func(string) string, goos string) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
@@ -61,6 +72,13 @@ func FindPath(flagPath string, getenv func(string) string) (string, error) {
 	}
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "codesync", "config.yaml"), nil
+	}
+	// Windows users look for settings in %AppData% (what os.UserConfigDir
+	// returns there), not in a dot-folder of their profile.
+	if goos == "windows" {
+		if d := getenv("AppData"); d != "" {
+			return filepath.Join(d, "codesync", "config.yaml"), nil
+		}
 	}
 	home := getenv("HOME")
 	if home == "" {
@@ -148,7 +166,7 @@ type Flags struct {
 }
 
 // Keys lists the settings `config get|set|list` know, in display order.
-var Keys = []string{"current_profile", "server", "user", "storage", "output", "timeout", "client_cert", "client_key", "ca_cert"}
+var Keys = []string{"current_profile", "server", "user", "storage", "output", "timeout", "client_cert", "client_key", "ca_cert", "oauth_issuer"}
 
 type keyDef struct {
 	env  string
@@ -159,14 +177,15 @@ type keyDef struct {
 
 func keyDefs() map[string]keyDef {
 	return map[string]keyDef{
-		"server":      {env: "CODESYNC_SERVER", def: DefaultServer, flag: func(f Flags) string { return f.Server }, file: func(p *Profile) *string { return &p.Server }},
-		"user":        {file: func(p *Profile) *string { return &p.User }},
-		"storage":     {env: "CODESYNC_KEYRING", def: "keyring", file: func(p *Profile) *string { return &p.Storage }},
-		"output":      {def: "table", flag: func(f Flags) string { return f.Output }, file: func(p *Profile) *string { return &p.Output }},
-		"timeout":     {def: DefaultTimeout.String(), flag: func(f Flags) string { return f.Timeout }, file: func(p *Profile) *string { return &p.Timeout }},
-		"client_cert": {flag: func(f Flags) string { return f.ClientCert }, file: func(p *Profile) *string { return &p.ClientCert }},
-		"client_key":  {flag: func(f Flags) string { return f.ClientKey }, file: func(p *Profile) *string { return &p.ClientKey }},
-		"ca_cert":     {flag: func(f Flags) string { return f.CACert }, file: func(p *Profile) *string { return &p.CACert }},
+		"server":       {env: "CODESYNC_SERVER", def: DefaultServer, flag: func(f Flags) string { return f.Server }, file: func(p *Profile) *string { return &p.Server }},
+		"user":         {file: func(p *Profile) *string { return &p.User }},
+		"storage":      {env: "CODESYNC_KEYRING", def: "keyring", file: func(p *Profile) *string { return &p.Storage }},
+		"output":       {def: "table", flag: func(f Flags) string { return f.Output }, file: func(p *Profile) *string { return &p.Output }},
+		"timeout":      {def: DefaultTimeout.String(), flag: func(f Flags) string { return f.Timeout }, file: func(p *Profile) *string { return &p.Timeout }},
+		"client_cert":  {flag: func(f Flags) string { return f.ClientCert }, file: func(p *Profile) *string { return &p.ClientCert }},
+		"client_key":   {flag: func(f Flags) string { return f.ClientKey }, file: func(p *Profile) *string { return &p.ClientKey }},
+		"ca_cert":      {flag: func(f Flags) string { return f.CACert }, file: func(p *Profile) *string { return &p.CACert }},
+		"oauth_issuer": {file: func(p *Profile) *string { return &p.OAuthIssuer }},
 	}
 }
 
@@ -243,6 +262,10 @@ func (e *Effective) ClientCert() string  { return e.str("client_cert") }
 func (e *Effective) ClientKey() string   { return e.str("client_key") }
 func (e *Effective) CACert() string      { return e.str("ca_cert") }
 
+// OAuthIssuer is the authorization server the profile names; "" means the
+// server itself.
+func (e *Effective) OAuthIssuer() string { return e.str("oauth_issuer") }
+
 // Timeout parses the per-request timeout.
 func (e *Effective) Timeout() (time.Duration, error) {
 	d, err := time.ParseDuration(e.str("timeout"))
@@ -287,6 +310,11 @@ func (e *Effective) Set(key, value string) error {
 	case "timeout":
 		if d, err := time.ParseDuration(value); err != nil || d <= 0 {
 			return fmt.Errorf("invalid timeout %q: use a Go duration such as 30s", value)
+		}
+	case "oauth_issuer":
+		u, err := url.Parse(value)
+		if value != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+			return fmt.Errorf("invalid oauth_issuer %q: use the issuer URL, https://HOST[/PATH] (no query, no fragment)", value)
 		}
 	}
 	*d.file(e.File.Profile(e.ProfileName())) = value

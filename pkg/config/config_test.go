@@ -52,6 +52,25 @@ func TestSearchOrder(t *testing.T) {
 	}
 }
 
+// On Windows the folder is %AppData%\codesync, unless CODESYNC_CONFIG_DIR
+// or XDG_CONFIG_HOME says otherwise; elsewhere AppData means nothing.
+func TestFindPathWindows(t *testing.T) {
+	vars := map[string]string{"AppData": "/appdata", "HOME": "/c"}
+	if p, _ := findPath("", env(vars), "windows"); p != filepath.Join("/appdata", "codesync", "config.yaml") {
+		t.Errorf("windows: %s", p)
+	}
+	if p, _ := findPath("", env(vars), "linux"); p != filepath.Join("/c", ".config", "codesync", "config.yaml") {
+		t.Errorf("linux: %s", p)
+	}
+	vars["XDG_CONFIG_HOME"] = "/b"
+	if p, _ := findPath("", env(vars), "windows"); p != filepath.Join("/b", "codesync", "config.yaml") {
+		t.Errorf("windows with XDG_CONFIG_HOME: %s", p)
+	}
+	if p, _ := findPath("", env(map[string]string{"HOME": "/c"}), "windows"); p != filepath.Join("/c", ".config", "codesync", "config.yaml") {
+		t.Errorf("windows without AppData: %s", p)
+	}
+}
+
 // FuzzLoad: any config file content loads or fails with an error, never a
 // panic, and a loaded one resolves or fails cleanly.
 func FuzzLoad(f *testing.F) {
@@ -68,4 +87,34 @@ func FuzzLoad(f *testing.F) {
 		}
 		_, _ = Resolve(c, Flags{}, env(nil))
 	})
+}
+
+// oauth_issuer belongs to the profile, round-trips through the file, and
+// takes only an issuer URL.
+func TestOAuthIssuer(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := Load(filepath.Join(dir, "config.yaml"))
+	e, err := Resolve(f, Flags{}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.OAuthIssuer() != "" {
+		t.Fatalf("default %q, want empty (the server itself)", e.OAuthIssuer())
+	}
+	for _, bad := range []string{"login.example", "ftp://login.example", "https://login.example/?x=1", "https://login.example/#f", "https://u:p@login.example"} {
+		if err := e.Set("oauth_issuer", bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := e.Set("oauth_issuer", "https://login.example/tenant"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = Load(filepath.Join(dir, "config.yaml"))
+	e, _ = Resolve(f, Flags{}, env(nil))
+	if v, _ := e.Get("oauth_issuer"); v.Value != "https://login.example/tenant" || v.Source != SourceFile {
+		t.Fatalf("got %+v", v)
+	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Service is the keyring service name of SPEC §3.
+// Service is the keyring service name.
 const Service = "codesync-cli"
 
 // ErrNotFound means nothing is stored for the account.

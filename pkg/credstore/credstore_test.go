@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,19 @@ func TestKeyringSecretService(t *testing.T) {
 	}
 	if _, err := k.Get(acct); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
+	}
+}
+
+// TestKeyringWindowsSizeLimit: on Windows a session over the Credential
+// Manager's 2560 bytes is refused before the call, with the remedy, instead of
+// go-keyring's bare "data passed to Set was too big". The check comes first,
+// so it needs no keyring: the Getenv here would make any real call fail
+// differently.
+func TestKeyringWindowsSizeLimit(t *testing.T) {
+	k := &Keyring{Timeout: time.Second, Getenv: func(string) string { return "" }, goos: "windows"}
+	err := k.Set("a", strings.Repeat("x", WindowsSecretLimit+1))
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Error(), "2561 bytes") || !strings.Contains(ue.Hint(), "--insecure-storage") {
+		t.Fatalf("want a size refusal with a hint, got %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package credstore
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,7 +17,13 @@ import (
 type Keyring struct {
 	Timeout time.Duration
 	Getenv  func(string) string
+	goos    string // runtime.GOOS when empty; tests set it
 }
+
+// WindowsSecretLimit is the most the Windows Credential Manager stores in one
+// credential (go-keyring refuses more). A session larger than that is refused
+// with a clear message before the call, so the user learns the remedy.
+const WindowsSecretLimit = 2560
 
 func (k *Keyring) Kind() string { return "keyring" }
 
@@ -83,6 +90,13 @@ func (k *Keyring) Get(account string) (string, error) {
 }
 
 func (k *Keyring) Set(account, secret string) error {
+	goos := k.goos
+	if goos == "" {
+		goos = runtime.GOOS
+	}
+	if goos == "windows" && len(secret) > WindowsSecretLimit {
+		return &UnavailableError{Reason: fmt.Sprintf("the session is %d bytes, more than the %d bytes the Windows Credential Manager stores", len(secret), WindowsSecretLimit)}
+	}
 	return k.call(func() error { return keyring.Set(Service, account, secret) })
 }
 

@@ -71,11 +71,7 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 			if err != nil {
 				return nil, err
 			}
-			rt, err := transport()
-			if err != nil {
-				return nil, err
-			}
-			return auth.Refresh(ctx, c, &http.Client{Transport: rt}, s)
+			return auth.Refresh(ctx, c, cfg.OAuthIssuer(), s)
 		}
 		return r, nil
 	})
@@ -115,6 +111,7 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 				return nil, err
 			}
 			o.Token = res.Token
+			o.Reauth = res.Reauth
 			warned := false
 			o.OnCredentialExpiry = func(e api.CredentialExpiry) {
 				left := e.ExpiresAt.Sub(f.Now())

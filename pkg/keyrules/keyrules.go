@@ -13,7 +13,7 @@ import (
 )
 
 // Scopes are every scope a key or session can hold, in display order.
-var Scopes = []string{"registry:read", "registry:publish", "npm:scope:write", "keys:read", "keys:write", "audit:read"}
+var Scopes = []string{"registry:read", "registry:publish", "npm:scope:write", "keys:read", "keys:write", "audit:read", "orgs:read", "orgs:write"}
 
 const (
 	Day        = 24 * time.Hour

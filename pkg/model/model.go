@@ -4,7 +4,7 @@ package model
 
 import "time"
 
-// Key is the key object of SPEC §3, fields in the contract's order.
+// Key is the key object of the API (docs/api.md), fields in the documented order.
 type Key struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`
@@ -21,6 +21,11 @@ type Key struct {
 	RevokedAt   *time.Time `json:"revoked_at"`
 	RotatedFrom *string    `json:"rotated_from"`
 	RotatedTo   *string    `json:"rotated_to"`
+	// Owner is the user the key belongs to; PolicyViolations names the
+	// organization policies an existing key breaks ("acme-corp:max-lifetime"),
+	// [] when none.
+	Owner            string   `json:"owner"`
+	PolicyViolations []string `json:"policy_violations"`
 }
 
 // KeyWithToken is a key as returned at creation or rotation: the only time
@@ -99,10 +104,20 @@ const (
 	EventScopeEscalated = "scope:escalated"
 	EventLoginSucceeded = "login:succeeded"
 	EventLoginFailed    = "login:failed"
+	// organizations
+	EventOrgCreated        = "org:created"
+	EventOrgDeleted        = "org:deleted"
+	EventMemberAdded       = "member:added"
+	EventMemberRemoved     = "member:removed"
+	EventRoleChanged       = "role:changed"
+	EventPolicyChanged     = "policy:changed"
+	EventNamespaceClaimed  = "namespace:claimed"
+	EventNamespaceReleased = "namespace:released"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed}
+var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
+	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased}
 
 // Health is GET /v1/auth/health.
 type Health struct {
@@ -110,6 +125,9 @@ type Health struct {
 	FailedLoginsLastHour int       `json:"failed_logins_last_hour"`
 	FailedLoginThreshold int       `json:"failed_login_threshold"`
 	Time                 time.Time `json:"time"`
+	// secret-scanning reports refused in the last hour (bad signature,
+	// unknown key identifier)
+	SecretScanningRefused int `json:"secret_scanning_refused_last_hour"`
 }
 
 // WhoAmI is GET /v1/auth/whoami.
@@ -145,7 +163,7 @@ type Error struct {
 }
 
 // CSVHeader is the header row of the csv export, one column per key field.
-var CSVHeader = []string{"id", "name", "prefix", "environment", "scopes", "cidrs", "namespaces", "status", "created_at", "expires_at", "last_used_at", "last_used_ip", "revoked_at", "rotated_from", "rotated_to"}
+var CSVHeader = []string{"id", "name", "prefix", "environment", "scopes", "cidrs", "namespaces", "status", "created_at", "expires_at", "last_used_at", "last_used_ip", "revoked_at", "rotated_from", "rotated_to", "owner", "policy_violations"}
 
 // Credential types, as whoami and `auth status` name them.
 const (

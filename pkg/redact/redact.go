@@ -58,6 +58,9 @@ func Header(name, value string) string {
 		return Mask
 	case "cookie", "set-cookie":
 		return Mask
+	case "idempotency-key":
+		// whoever holds it can have a stored rotation's new token back
+		return Mask
 	}
 	return String(value)
 }

@@ -33,4 +33,8 @@ func TestHeader(t *testing.T) {
 	if got := Header("Authorization", "Bearer csy_dev_secret"); got != "Bearer "+Mask {
 		t.Fatal(got)
 	}
+	// a rotation's Idempotency-Key gets its stored answer (a new token) back
+	if got := Header("Idempotency-Key", "3f1c0d9a-key"); got != Mask {
+		t.Fatal(got)
+	}
 }

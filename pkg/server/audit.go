@@ -16,6 +16,9 @@ func eventJSON(e *store.Event) model.Event {
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
 	q := r.URL.Query()
+	if q.Get("org") != "" {
+		return s.listOrgEvents(w, r, c)
+	}
 	limit, e := parseLimit(r, 100, 1000)
 	if e != nil {
 		return e

@@ -28,6 +28,7 @@ type Credential struct {
 	CIDRs       []string
 	Namespaces  []string
 	RateClass   string // "prod" or "dev"
+	Family      string // OAuth: the session (token family) the access token belongs to
 }
 
 // HasScope reports whether the credential holds scope.

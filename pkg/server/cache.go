@@ -16,7 +16,7 @@ const credCacheTTL = 5 * time.Second
 // credCache saves the two SQLite lookups of every authenticated request.
 type credCache struct {
 	mu sync.Mutex
-	m  map[string]cachedCred // by token hash
+	m  *lru[cachedCred] // by token hash; the oldest entry goes when full
 }
 
 type cachedCred struct {
@@ -25,12 +25,12 @@ type cachedCred struct {
 	at   time.Time
 }
 
-func newCredCache() *credCache { return &credCache{m: map[string]cachedCred{}} }
+func newCredCache() *credCache { return &credCache{m: newLRU[cachedCred](10000)} }
 
 func (c *credCache) get(hash []byte, now time.Time) (*store.KeyRecord, *store.User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[string(hash)]
+	e, ok := c.m.get(string(hash))
 	if !ok || now.Sub(e.at) > credCacheTTL || now.Before(e.at) {
 		return nil, nil, false
 	}
@@ -40,14 +40,11 @@ func (c *credCache) get(hash []byte, now time.Time) (*store.KeyRecord, *store.Us
 func (c *credCache) put(k *store.KeyRecord, u *store.User, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) > 10000 {
-		clear(c.m) // crude bound: a full cache just starts over
-	}
-	c.m[string(k.TokenHash)] = cachedCred{key: k, user: u, at: now}
+	c.m.put(string(k.TokenHash), cachedCred{key: k, user: u, at: now})
 }
 
 func (c *credCache) drop(hash []byte) {
 	c.mu.Lock()
-	delete(c.m, string(hash))
+	c.m.del(string(hash))
 	c.mu.Unlock()
 }

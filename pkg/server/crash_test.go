@@ -139,20 +139,28 @@ func TestDataSurvivesRestartAndSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// each count must be read: a query that fails must fail the test, not
+	// leave a zero that passes it
+	count := func(q string, dst any) {
+		t.Helper()
+		if err := st.DB().QueryRow(q).Scan(dst); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 	var check string
-	st.DB().QueryRow("PRAGMA integrity_check").Scan(&check)
+	count("PRAGMA integrity_check", &check)
 	if check != "ok" {
 		t.Fatalf("integrity_check: %s", check)
 	}
 	// every key has its token:created event and every revoked key its
 	// token:revoked: they were written in one transaction each
 	var orphans int
-	st.DB().QueryRow(`SELECT count(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.key_id = k.id AND e.type = 'token:created')`).Scan(&orphans)
+	count(`SELECT count(*) FROM api_keys k WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.key_id = k.id AND e.type = 'token:created')`, &orphans)
 	var revokedOrphans int
-	st.DB().QueryRow(`SELECT count(*) FROM api_keys k WHERE revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.key_id = k.id AND e.type = 'token:revoked')`).Scan(&revokedOrphans)
+	count(`SELECT count(*) FROM api_keys k WHERE revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.key_id = k.id AND e.type = 'token:revoked')`, &revokedOrphans)
 	var active, total int
-	st.DB().QueryRow(`SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`).Scan(&active)
-	st.DB().QueryRow(`SELECT count(*) FROM api_keys`).Scan(&total)
+	count(`SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`, &active)
+	count(`SELECT count(*) FROM api_keys`, &total)
 	st.Close()
 	if orphans != 0 || revokedOrphans != 0 {
 		t.Fatalf("torn writes: %d keys without token:created, %d revoked without token:revoked", orphans, revokedOrphans)
@@ -174,8 +182,11 @@ func TestDataSurvivesRestartAndSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var l model.KeyList
-	json.NewDecoder(res.Body).Decode(&l)
+	err = json.NewDecoder(res.Body).Decode(&l)
 	res.Body.Close()
+	if err != nil {
+		t.Fatalf("after restart: %d, unreadable key list: %v", res.StatusCode, err)
+	}
 	if res.StatusCode != 200 || len(l.Keys) == 0 {
 		t.Fatalf("after restart: %d, %d keys", res.StatusCode, len(l.Keys))
 	}

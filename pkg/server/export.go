@@ -2,12 +2,16 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server/store"
@@ -22,9 +26,101 @@ func parseSince(v string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// exportPage is how many rows an export reads at a time. Each page is read
+// whole and its database connection handed back before the page is written
+// to the client: a client that never reads blocks its own export only, never
+// the connection pool that health, authentication and everyone else need.
+const exportPage = 500
+
+// Concurrent exports: per user, and in all.
+const (
+	maxExportsPerUser = 2
+	maxExports        = 32
+)
+
+// exportSlots counts running exports.
+type exportSlots struct {
+	mu     sync.Mutex
+	byUser map[int64]int
+	total  int
+}
+
+func (e *exportSlots) acquire(user int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byUser == nil {
+		e.byUser = map[int64]int{}
+	}
+	if e.byUser[user] >= maxExportsPerUser || e.total >= maxExports {
+		return false
+	}
+	e.byUser[user]++
+	e.total++
+	return true
+}
+
+func (e *exportSlots) release(user int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.total--
+	if e.byUser[user]--; e.byUser[user] <= 0 {
+		delete(e.byUser, user)
+	}
+}
+
+// forEachKeyPaged calls fn for every key of the user changed since, a page
+// at a time (see exportPage).
+func (s *Server) forEachKeyPaged(ctx context.Context, userID int64, since time.Time, fn func(*store.KeyRecord) error) error {
+	var after int64
+	for {
+		page, err := s.store.KeysPage(ctx, userID, since, after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, k := range page {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// forEachEventPaged does the same for the user's events.
+func (s *Server) forEachEventPaged(ctx context.Context, userID int64, since time.Time, fn func(*store.Event) error) error {
+	var after int64
+	for {
+		page := make([]*store.Event, 0, exportPage)
+		err := s.store.ForEachEvent(ctx, store.EventFilter{UserID: userID, Since: since, AfterSeq: after, Limit: exportPage}, func(e *store.Event) error {
+			page = append(page, e)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
 // exportKeys streams every key of the caller (revoked and expired included)
-// row by row from the database: memory stays flat however many there are.
+// page by page from the database: memory stays flat however many there are.
 func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	if !s.exports.acquire(c.User.ID) {
+		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: 5 * time.Second,
+			desc: fmt.Sprintf("at most %d exports of one user run at a time: wait for the running ones to finish", maxExportsPerUser)}
+	}
+	defer s.exports.release(c.User.ID)
 	q := r.URL.Query()
 	format := q.Get("format")
 	if format == "" {
@@ -49,10 +145,25 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	}
 	ctx := r.Context()
 	now := s.now()
+	// the keys exported: the caller's, or with org= every member's key that
+	// reaches the organization (orgaudit.go)
+	forEachKey := func(fn func(*store.KeyRecord) error) error { return s.forEachKeyPaged(ctx, c.User.ID, since, fn) }
+	forEachEvent := func(fn func(*store.Event) error) error { return s.forEachEventPaged(ctx, c.User.ID, since, fn) }
+	summarize := func() (model.ExportSummary, error) {
+		return s.store.Summary(ctx, c.User.ID, since, now, keyrules.ExpiringIn)
+	}
+	orgSlug := ""
+	if slug := q.Get("org"); slug != "" {
+		src, e := s.orgExportSource(r, c, slug, since)
+		if e != nil {
+			return e
+		}
+		forEachKey, forEachEvent, summarize, orgSlug = src.forEachKey, src.forEachEvent, src.summarize, slug
+	}
 	var summary model.ExportSummary
 	if format == "json" {
 		var err error
-		if summary, err = s.store.Summary(ctx, c.User.ID, since, now, keyrules.ExpiringIn); err != nil {
+		if summary, err = summarize(); err != nil {
 			return s.internal(err)
 		}
 	}
@@ -76,14 +187,14 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 	var err error
 	switch format {
 	case "ndjson":
-		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			return enc.Encode(s.keyJSON(k))
 		})
 	case "csv":
 		cw := csv.NewWriter(bw)
 		_ = cw.Write(model.CSVHeader)
-		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			return cw.Write(csvRow(s.keyJSON(k)))
 		})
@@ -97,12 +208,13 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 			GeneratedAt   time.Time           `json:"generated_at"`
 			Server        string              `json:"server"`
 			User          string              `json:"user"`
+			Org           string              `json:"org,omitempty"`
 			Summary       model.ExportSummary `json:"summary"`
-		}{1, now.Truncate(time.Second), s.cfg.Issuer, c.User.Name, summary})
+		}{1, now.Truncate(time.Second), s.cfg.Issuer, c.User.Name, orgSlug, summary})
 		bw.Write(head[:len(head)-1]) // leave the object open
 		bw.WriteString(`,"keys":[`)
 		first := true
-		err = s.store.ForEachKey(ctx, c.User.ID, since, func(k *store.KeyRecord) error {
+		err = forEachKey(func(k *store.KeyRecord) error {
 			progress()
 			if !first {
 				bw.WriteByte(',')
@@ -114,7 +226,7 @@ func (s *Server) exportKeys(w http.ResponseWriter, r *http.Request, c *Credentia
 		if err == nil && withEvents {
 			bw.WriteString(`,"events":[`)
 			first = true
-			err = s.store.ForEachEvent(ctx, store.EventFilter{UserID: c.User.ID, Since: since}, func(e *store.Event) error {
+			err = forEachEvent(func(e *store.Event) error {
 				progress()
 				if !first {
 					bw.WriteByte(',')
@@ -158,7 +270,8 @@ func csvRow(k model.Key) []string {
 		}
 		return *p
 	}
-	return []string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
+	return csvsafe.Row([]string{k.ID, k.Name, k.Prefix, k.Environment, strings.Join(k.Scopes, " "), strings.Join(k.CIDRs, " "),
 		strings.Join(k.Namespaces, " "), k.Status, k.CreatedAt.UTC().Format(time.RFC3339), k.ExpiresAt.UTC().Format(time.RFC3339),
-		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo)}
+		t(k.LastUsedAt), str(k.LastUsedIP), t(k.RevokedAt), str(k.RotatedFrom), str(k.RotatedTo),
+		k.Owner, strings.Join(k.PolicyViolations, " ")})
 }

@@ -14,6 +14,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) *apiError {
 		return s.internal(err)
 	}
 	h := model.Health{Status: "ok", FailedLoginsLastHour: n, FailedLoginThreshold: s.cfg.FailedLoginThreshold, Time: now.Truncate(time.Second)}
+	if h.SecretScanningRefused, err = s.scanningRefusedSince(r, now.Add(-time.Hour)); err != nil {
+		return s.internal(err)
+	}
 	if n >= s.cfg.FailedLoginThreshold {
 		h.Status = "degraded"
 	}

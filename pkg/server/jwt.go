@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -14,9 +15,13 @@ import (
 	"github.com/codesync/codesync-cli/pkg/jwtkeys"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
 )
+
+// MaxJWTKeys is how many JWT signing keys a user may register.
+const MaxJWTKeys = 10
 
 const (
 	jwtMaxTTL = 24 * time.Hour
@@ -50,13 +55,27 @@ func (s *Server) registerJWTKey(w http.ResponseWriter, r *http.Request, c *Crede
 		return badRequest("name must be 1 to 64 printable characters")
 	}
 	now := s.now().Truncate(time.Second)
+	// the key records the registering credential's ceiling: every JWT it
+	// signs is cut down to it (authJWT)
+	g, e := s.bound(r, c, policy.Request{Grant: policy.Grant{Scopes: c.Scopes}}, "a JWT signing key")
+	if e != nil {
+		return e
+	}
 	// store the key re-encoded: no trailing data from the request survives
 	block := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(pub)})
 	k := &store.JWTKey{ID: "jwk_" + token.RandomString(16), UserID: c.User.ID, Name: req.Name, PublicPEM: string(block),
-		Fingerprint: jwtkeys.Fingerprint(pub), Bits: pub.N.BitLen(), CreatedAt: now}
+		Fingerprint: jwtkeys.Fingerprint(pub), Bits: pub.N.BitLen(), CreatedAt: now,
+		Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Environment: g.Environment, RegisteredBy: c.binding()}
+	if pc := c.Ceiling(); !pc.ExpiresAt.IsZero() {
+		t := pc.ExpiresAt.UTC().Truncate(time.Second)
+		k.ExpiresAt = &t
+	}
 	ip := remoteAddr(r).String()
-	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenCreated, Time: now, Actor: c.User.Name, IP: &ip, Detail: "jwt key " + k.ID + " registered (" + k.Fingerprint + ")"}
-	if err := s.store.AddJWTKey(r.Context(), k, ev); err != nil {
+	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenCreated, Time: now, Actor: c.User.Name, IP: &ip,
+		Detail: "jwt key " + k.ID + " registered (" + k.Fingerprint + ") scopes=" + strings.Join(k.Scopes, ",") + " env=" + k.Environment}
+	if err := s.store.AddJWTKey(r.Context(), k, MaxJWTKeys, ev); errors.Is(err, store.ErrKeyLimit) {
+		return errf(http.StatusConflict, "key_limit_reached", "a user registers at most %d JWT keys: delete one first (codesync-cli jwt delete-key ID)", MaxJWTKeys)
+	} else if err != nil {
 		return s.internal(err)
 	}
 	writeJSON(w, http.StatusCreated, jwtKeyJSON(k))
@@ -155,8 +174,63 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 	if err != nil {
 		return nil, invalidToken("invalid JWT")
 	}
-	return &Credential{Type: model.CredentialJWT, ID: key.ID, Prefix: "jwt " + key.ID, User: u, Scopes: scopes,
-		ExpiresAt: claims.ExpiresAt.Time, Environment: s.cfg.Environment, RateClass: "prod"}, nil
+	// effective rights: the claims intersected with the ceiling recorded
+	// with the signing key
+	g, err := policy.Apply(jwtKeyCeiling(key), policy.Request{Now: s.now(), Narrow: true,
+		Grant: policy.Grant{Scopes: scopes, ExpiresAt: claims.ExpiresAt.Time}}, s.cfg.Rules...)
+	if err != nil {
+		return nil, invalidToken("invalid JWT: " + err.Error())
+	}
+	if !s.now().Before(g.ExpiresAt) {
+		return nil, invalidToken("invalid JWT: the credential that registered its signing key has expired: register the key again")
+	}
+	if why := s.registrarGone(r.Context(), key, 0); why != "" {
+		return nil, invalidToken("invalid JWT: " + why + ": register the key again")
+	}
+	rc := "prod"
+	if g.Environment == model.EnvSandbox {
+		rc = "dev"
+	}
+	return &Credential{Type: model.CredentialJWT, ID: key.ID, Prefix: "jwt " + key.ID, User: u, Scopes: g.Scopes,
+		ExpiresAt: g.ExpiresAt, Environment: g.Environment, CIDRs: g.CIDRs, Namespaces: g.Namespaces, RateClass: rc}, nil
+}
+
+// maxRegistrarDepth bounds how far registrarGone follows JWT keys
+// registered with JWTs.
+const maxRegistrarDepth = 4
+
+// registrarGone says why the credential that registered k no longer stands
+// ("" when it does): revoking an API key (or the end of its rotation grace)
+// ends the JWT keys it registered, and
+// with them their JWTs; deleting a JWT key ends the JWT keys its JWTs
+// registered. A person's session is not followed: the key stays the person's.
+func (s *Server) registrarGone(ctx context.Context, k *store.JWTKey, depth int) string {
+	kind, id, _ := strings.Cut(k.RegisteredBy, ":")
+	switch kind {
+	case "key":
+		ak, err := s.store.KeyByID(ctx, k.UserID, id)
+		if err != nil || !ak.Usable(s.now()) {
+			return "the API key that registered its signing key was revoked or has expired"
+		}
+	case "jwt":
+		parent, err := s.store.JWTKeyByID(ctx, id)
+		if err != nil {
+			return "the JWT key whose token registered its signing key was deleted"
+		}
+		if depth < maxRegistrarDepth {
+			return s.registrarGone(ctx, parent, depth+1)
+		}
+	}
+	return ""
+}
+
+// jwtKeyCeiling is the ceiling recorded with a JWT signing key.
+func jwtKeyCeiling(k *store.JWTKey) policy.Ceiling {
+	c := policy.Ceiling{Owner: k.UserID, Scopes: k.Scopes, Namespaces: k.Namespaces, CIDRs: k.CIDRs, Environment: k.Environment}
+	if k.ExpiresAt != nil {
+		c.ExpiresAt = *k.ExpiresAt
+	}
+	return c
 }
 
 func jwtReason(err error) string {

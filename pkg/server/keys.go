@@ -16,9 +16,12 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/orgpolicy"
+	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
 )
@@ -37,40 +40,22 @@ func (s *Server) keyJSON(k *store.KeyRecord) model.Key {
 		Status: k.Status(s.now(), keyrules.ExpiringIn), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
 		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, RevokedAt: k.RevokedAt,
 		RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+		Owner: s.ownerName(k.UserID), PolicyViolations: s.policyMarks(k),
 	}
 }
 
 func newKeyID() string { return "key_" + token.RandomString(16) }
 
 func validName(n string) bool {
-	if n == "" || len(n) > 64 {
+	if n == "" || len(n) > 64 || !utf8.ValidString(n) {
 		return false
 	}
 	for _, r := range n {
-		if !unicode.IsPrint(r) {
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
 			return false
 		}
 	}
 	return true
-}
-
-// escalation refuses scopes the caller does not hold and records the attempt.
-func (s *Server) escalation(r *http.Request, c *Credential, wanted []string, what string) *apiError {
-	var missing []string
-	for _, sc := range wanted {
-		if !c.HasScope(sc) {
-			missing = append(missing, sc)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	ip := remoteAddr(r).String()
-	_ = s.store.AddEvent(r.Context(), &store.Event{UserID: &c.User.ID, Type: model.EventScopeEscalated, Time: s.now(), Actor: c.User.Name,
-		KeyID: c.keyID(), IP: &ip, Detail: fmt.Sprintf("refused: %s asked for %s beyond the caller's scopes", what, strings.Join(missing, " "))})
-	e := insufficientScope(strings.Join(missing, " "))
-	e.desc = "a key cannot be granted scopes its creator lacks: " + strings.Join(missing, ", ")
-	return e
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
@@ -79,54 +64,61 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential
 		return e
 	}
 	if !validName(req.Name) {
-		return badRequest("name must be 1 to 64 printable characters")
+		return badRequest("name must be 1 to 64 printable characters (valid UTF-8)")
 	}
 	scopes, err := keyrules.CheckScopes(req.Scopes)
 	if err != nil {
 		return badRequest("%s", err)
 	}
-	expiresIn := keyrules.DefExpiry
+	ask := policy.Request{Grant: policy.Grant{Scopes: scopes, Environment: req.Environment}}
+	now := s.now().Truncate(time.Second)
 	if req.ExpiresIn != 0 {
-		expiresIn = time.Duration(req.ExpiresIn) * time.Second
+		d, e := expirySeconds(req.ExpiresIn)
+		if e != nil {
+			return e
+		}
+		ask.ExpiresAt = now.Add(d)
 	}
-	if err := keyrules.CheckExpiry(expiresIn); err != nil {
-		return badRequest("expires_in: %s", err)
+	// omitted lists inherit the creator's limits; given ones must lie inside
+	if req.CIDRs != nil {
+		if ask.CIDRs, err = keyrules.CheckCIDRs(req.CIDRs); err != nil {
+			return badRequest("%s", err)
+		}
 	}
-	cidrs, err := keyrules.CheckCIDRs(req.CIDRs)
-	if err != nil {
-		return badRequest("%s", err)
+	if req.Namespaces != nil {
+		if ask.Namespaces, err = keyrules.CheckNamespaces(req.Namespaces); err != nil {
+			return badRequest("%s", err)
+		}
 	}
-	namespaces, err := keyrules.CheckNamespaces(req.Namespaces)
-	if err != nil {
-		return badRequest("%s", err)
-	}
-	env := req.Environment
-	if env == "" {
-		env = s.cfg.Environment
-	}
-	if env != model.EnvProduction && env != model.EnvSandbox {
+	if env := req.Environment; env != "" && env != model.EnvProduction && env != model.EnvSandbox {
 		return badRequest("environment must be production or sandbox")
 	}
-	if env == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
+	if req.Environment == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
 		return badRequest("this sandbox server issues only sandbox keys")
 	}
-	if e := s.escalation(r, c, scopes, "a new key"); e != nil {
+	g, e := s.bound(r, c, ask, "a new key")
+	if e != nil {
+		return e
+	}
+	if g.Environment == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
+		g.Environment = model.EnvSandbox
+	}
+	if e := s.checkOrgPolicy(r.Context(), c, orgpolicy.Grant{Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Lifetime: g.ExpiresAt.Sub(now)}, ""); e != nil {
 		return e
 	}
 	tokEnv := "prod"
-	if env == model.EnvSandbox {
+	if g.Environment == model.EnvSandbox {
 		tokEnv = "dev"
 	}
 	tok := token.New(tokEnv)
-	now := s.now().Truncate(time.Second)
 	k := &store.KeyRecord{
 		ID: newKeyID(), UserID: c.User.ID, Name: req.Name, Prefix: token.Prefix(tok), TokenHash: token.Hash(tok),
-		Environment: env, Scopes: scopes, CIDRs: cidrs, Namespaces: namespaces,
-		CreatedAt: now, ExpiresAt: now.Add(expiresIn),
+		Environment: g.Environment, Scopes: g.Scopes, CIDRs: g.CIDRs, Namespaces: g.Namespaces,
+		CreatedAt: now, ExpiresAt: g.ExpiresAt.Truncate(time.Second),
 	}
 	ip := remoteAddr(r).String()
 	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenCreated, Time: now, Actor: c.User.Name, KeyID: &k.ID, IP: &ip,
-		Detail: fmt.Sprintf("name=%q scopes=%s env=%s expires=%s", k.Name, strings.Join(scopes, ","), env, k.ExpiresAt.Format(time.RFC3339))}
+		Detail: fmt.Sprintf("name=%q scopes=%s env=%s expires=%s", k.Name, strings.Join(k.Scopes, ","), k.Environment, k.ExpiresAt.Format(time.RFC3339))}
 	if err := s.store.CreateKey(r.Context(), k, keyrules.MaxActive, ev); err != nil {
 		if errors.Is(err, store.ErrKeyLimit) {
 			return errf(http.StatusConflict, "key_limit_reached", "a user holds at most %d active keys: revoke one first", keyrules.MaxActive)
@@ -135,6 +127,15 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	writeJSON(w, http.StatusCreated, model.KeyWithToken{Key: s.keyJSON(k), Token: tok})
 	return nil
+}
+
+// expirySeconds reads an expires_in: whole seconds from 1 h to 365 d, checked
+// before any arithmetic so that no value wraps around.
+func expirySeconds(n int64) (time.Duration, *apiError) {
+	if n < int64(keyrules.MinExpiry/time.Second) || n > int64(keyrules.MaxExpiry/time.Second) {
+		return 0, badRequest("expires_in must be from %d to %d seconds (1h to 365d)", int64(keyrules.MinExpiry/time.Second), int64(keyrules.MaxExpiry/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func (s *Server) internal(err error) *apiError {
@@ -250,17 +251,26 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	grace := DefaultGrace
 	if req.GraceSeconds != nil {
-		grace = time.Duration(*req.GraceSeconds) * time.Second
-		if grace < 0 || grace > MaxGrace {
+		if g := *req.GraceSeconds; g < 0 || g > int64(MaxGrace/time.Second) {
 			return badRequest("grace_seconds must be from 0 to %d", int64(MaxGrace/time.Second))
 		}
+		grace = time.Duration(*req.GraceSeconds) * time.Second
 	}
-	expiresIn := keyrules.DefExpiry
+	now := s.now().Truncate(time.Second)
+	var askExpiry time.Time
 	if req.ExpiresIn != 0 {
-		expiresIn = time.Duration(req.ExpiresIn) * time.Second
+		d, e := expirySeconds(req.ExpiresIn)
+		if e != nil {
+			return e
+		}
+		askExpiry = now.Add(d)
 	}
-	if err := keyrules.CheckExpiry(expiresIn); err != nil {
-		return badRequest("expires_in: %s", err)
+	lifetime := keyrules.DefExpiry // what the replacement asks for at most
+	if !askExpiry.IsZero() {
+		lifetime = askExpiry.Sub(now)
+	}
+	if e := s.checkOrgPolicyRotate(r, c, r.PathValue("id"), lifetime); e != nil {
+		return e
 	}
 	var idem *store.Idem
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
@@ -269,26 +279,33 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		}
 		// keyed by the key rotated, not the body: a rerun after a crash with
 		// other flags still gets the rotation that already happened
-		idem = sealedIdem(k, "rotate "+r.PathValue("id"))
+		idem = sealedIdem(k, "rotate "+r.PathValue("id"), c.binding())
 	}
-	now := s.now().Truncate(time.Second)
-	var tok string
+	var tok, what string
+	var refused *apiError
+	var refusal *policy.Error
+	var grant policy.Grant
 	ip := remoteAddr(r).String()
 	st, err := s.store.RotateKey(r.Context(), store.RotateParams{
 		UserID: c.User.ID, OldID: r.PathValue("id"), Now: now, GraceTo: now.Add(grace), Idem: idem,
-		New: func() *store.KeyRecord {
-			return &store.KeyRecord{ID: newKeyID(), CreatedAt: now, ExpiresAt: now.Add(expiresIn)}
-		}(),
-		Prepare: func(old, nw *store.KeyRecord) error {
-			defer s.creds.drop(old.TokenHash) // its expiry changes
-			if req.ExpiresIn == 0 {
-				// no expires_in: the replacement gets the old key's lifetime
-				life := min(max(old.ExpiresAt.Sub(old.CreatedAt), keyrules.MinExpiry), keyrules.MaxExpiry)
-				nw.ExpiresAt = now.Add(life)
-			}
-			if !scopesSubset(old.Scopes, c.Scopes) {
+		New: &store.KeyRecord{ID: newKeyID(), CreatedAt: now},
+		// the replacement has the old key's rights: the caller must hold
+		// them all, and this is checked before any answer is replayed
+		Authorize: func(old *store.KeyRecord) error {
+			ask := policy.Request{Grant: policy.Grant{Scopes: old.Scopes, Namespaces: old.Namespaces, CIDRs: old.CIDRs,
+				Environment: old.Environment, ExpiresAt: askExpiry}}
+			// no expires_in: the replacement gets the old key's lifetime
+			// (still cut to the rotating credential's expiry)
+			ask.DefaultLife = min(max(old.ExpiresAt.Sub(old.CreatedAt), keyrules.MinExpiry), keyrules.MaxExpiry)
+			what = "a rotation of " + old.ID
+			if grant, refusal, refused = s.checkCeiling(c, ask); refused != nil {
 				return errEscalation
 			}
+			return nil
+		},
+		Prepare: func(old, nw *store.KeyRecord) error {
+			defer s.creds.drop(old.TokenHash) // its expiry changes
+			nw.ExpiresAt = grant.ExpiresAt.Truncate(time.Second)
 			env := "prod"
 			if old.Environment == model.EnvSandbox {
 				env = "dev"
@@ -296,6 +313,11 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			tok = token.New(env)
 			nw.Prefix, nw.TokenHash = token.Prefix(tok), token.Hash(tok)
 			return nil
+		},
+		GraceEnded: func(pred *store.KeyRecord) *store.Event {
+			s.creds.drop(pred.TokenHash)
+			return &store.Event{UserID: &c.User.ID, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &pred.ID, IP: &ip,
+				Detail: "grace ended: its successor " + *pred.RotatedTo + " was rotated (a key has at most one predecessor in grace)"}
 		},
 		Events: func(old, nw *store.KeyRecord) []*store.Event {
 			evs := []*store.Event{
@@ -317,11 +339,10 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 	})
 	switch {
 	case errors.Is(err, errEscalation):
-		k, err := s.store.KeyByID(r.Context(), c.User.ID, r.PathValue("id"))
-		if err != nil {
-			return s.internal(err)
+		if refusal != nil {
+			s.recordRefusal(r, c, what, refusal) // after the transaction
 		}
-		return s.escalation(r, c, k.Scopes, "a rotation")
+		return refused
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("key")
 	case errors.Is(err, store.ErrAlreadyRevoked):
@@ -331,14 +352,38 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		return errf(http.StatusConflict, "already_revoked", "the key %s is revoked", r.PathValue("id"))
 	case errors.Is(err, store.ErrIdempotencyKey):
 		return errf(http.StatusUnprocessableEntity, "invalid_request", "this Idempotency-Key was used for another request")
+	case errors.Is(err, store.ErrIdempotencyCredential):
+		return errf(http.StatusUnprocessableEntity, "invalid_request", "this Idempotency-Key was used by another credential: only the credential that asked first gets its answer")
 	case err != nil:
 		return s.internal(err)
+	}
+	body := st.Body
+	if st.Replayed {
+		if body, err = s.refreshReplay(r, c, body); err != nil {
+			return s.internal(err)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(st.Status)
-	_, _ = w.Write(append(st.Body, '\n'))
+	_, _ = w.Write(append(body, '\n'))
 	return nil
+}
+
+// refreshReplay renders a remembered rotation with both keys as they are now:
+// a replay after the new key was revoked says so.
+func (s *Server) refreshReplay(r *http.Request, c *Credential, body []byte) ([]byte, error) {
+	var resp model.RotateKeyResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, err
+	}
+	if k, err := s.store.KeyByID(r.Context(), c.User.ID, resp.Old.ID); err == nil {
+		resp.Old = s.keyJSON(k)
+	}
+	if k, err := s.store.KeyByID(r.Context(), c.User.ID, resp.New.ID); err == nil {
+		resp.New.Key = s.keyJSON(k)
+	}
+	return json.Marshal(resp)
 }
 
 var errEscalation = errors.New("scope escalation")
@@ -364,14 +409,15 @@ func scopesSubset(a, b []string) bool {
 // encrypts it (AES-256-GCM) with another hash of the same key: the database
 // alone cannot reveal the token in a remembered rotation; only the client that
 // holds the Idempotency-Key can have it back.
-func sealedIdem(key, request string) *store.Idem {
+func sealedIdem(key, request, credential string) *store.Idem {
 	id := sha256.Sum256([]byte("codesync idempotency id\x00" + key))
 	ek := sha256.Sum256([]byte("codesync idempotency enc\x00" + key))
 	block, _ := aes.NewCipher(ek[:])
 	gcm, _ := cipher.NewGCM(block)
 	return &store.Idem{
-		Key:     hex.EncodeToString(id[:]),
-		Request: request,
+		Key:        hex.EncodeToString(id[:]),
+		Request:    request,
+		Credential: credential,
 		Seal: func(plain []byte) []byte {
 			nonce := make([]byte, gcm.NonceSize())
 			_, _ = rand.Read(nonce)

@@ -60,6 +60,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) *apiError {
 		"grant_types_supported":                 []string{"authorization_code", grantDevice, "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
+		// RFC 9207: every authorization response names the issuer
+		"authorization_response_iss_parameter_supported": true,
 	})
 	return nil
 }
@@ -366,27 +368,34 @@ func (s *Server) authOAuth(r *http.Request, tok string) (*Credential, *apiError)
 		return nil, invalidToken("unknown access token")
 	}
 	return &Credential{Type: model.CredentialOAuth, ID: t.ID, Prefix: "csa_", User: u, Scopes: t.Scopes, ExpiresAt: t.ExpiresAt,
-		Environment: s.cfg.Environment, RateClass: "prod"}, nil
+		Environment: s.cfg.Environment, RateClass: "prod", Family: t.FamilyID}, nil
 }
 
-// signInThrottle counts failed sign-ins per user and per address over 15
-// minutes; 5 failures lock either out until the window passes.
+// signInThrottle counts failed sign-ins per user and per network (/24 or
+// /64) over 15 minutes; 5 failures lock either out until the window passes.
+// It keeps at most maxThrottled keys, dropping the one that failed longest
+// ago when full: never all of them, so junk names cannot wipe a lockout.
 type signInThrottle struct {
 	mu   sync.Mutex
-	fail map[string][]time.Time
+	fail *lru[[]time.Time]
 }
 
 const (
 	signInWindow   = 15 * time.Minute
 	signInFailures = 5
+	maxThrottled   = 50_000
 )
 
 func (t *signInThrottle) blocked(now time.Time, keys ...string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.fail == nil {
+		return false
+	}
 	for _, k := range keys {
 		n := 0
-		for _, at := range t.fail[k] {
+		l, _ := t.fail.get(k)
+		for _, at := range l {
 			if now.Sub(at) < signInWindow {
 				n++
 			}
@@ -401,18 +410,22 @@ func (t *signInThrottle) blocked(now time.Time, keys ...string) bool {
 func (t *signInThrottle) failed(now time.Time, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fail == nil || len(t.fail) > 10000 {
-		t.fail = map[string][]time.Time{}
+	if t.fail == nil {
+		t.fail = newLRU[[]time.Time](maxThrottled)
 	}
 	for _, k := range keys {
-		l := t.fail[k]
-		kept := l[:0]
+		l, _ := t.fail.get(k)
+		kept := make([]time.Time, 0, len(l)+1)
 		for _, at := range l {
 			if now.Sub(at) < signInWindow {
 				kept = append(kept, at)
 			}
 		}
-		t.fail[k] = append(kept, now)
+		kept = append(kept, now)
+		if len(kept) > signInFailures { // the latest few decide; older ones only cost memory
+			kept = kept[len(kept)-signInFailures:]
+		}
+		t.fail.put(k, kept)
 	}
 }
 
@@ -421,7 +434,7 @@ func (t *signInThrottle) failed(now time.Time, keys ...string) {
 func (s *Server) signIn(r *http.Request, username, password string) (*store.User, string) {
 	now := s.now()
 	ip := remoteAddr(r).String()
-	keys := []string{"user:" + username, "ip:" + ip}
+	keys := []string{"user:" + clip(username, 64), "ip:" + netPrefix(remoteAddr(r))}
 	if s.throttle.blocked(now, keys...) {
 		return nil, "Too many failed sign-ins. Wait 15 minutes and try again."
 	}
@@ -508,7 +521,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		return nil
 	}
 	if redirectErr != "" {
-		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {redirectErr}, "state": {q.Get("state")}})
+		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {redirectErr}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 		return nil
 	}
 	data := pageData{Title: "Authorize codesync-cli", Client: CLIClientID, Scopes: scopes, Action: r.URL.RequestURI()}
@@ -522,7 +535,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 		return nil
 	}
 	if r.PostForm.Get("action") == "deny" {
-		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}})
+		redirectWith(w, r, q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 		return nil
 	}
 	u, msg := s.signIn(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
@@ -537,7 +550,7 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) *apiError
 	if err := s.store.SaveCode(r.Context(), c); err != nil {
 		return s.internal(err)
 	}
-	redirectWith(w, r, q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}})
+	redirectWith(w, r, q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}, "iss": {s.cfg.Issuer}})
 	return nil
 }
 

@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/codesync/codesync-cli/pkg/model"
 )
@@ -73,24 +77,121 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody bounds JSON request bodies.
 const maxBody = 64 << 10
 
-// decodeBody reads a JSON body strictly: size-limited, known fields only, one
-// value.
+// decodeBody reads a JSON body strictly: size-limited, valid UTF-8, one JSON
+// object whose field names are exactly the known ones (encoding/json alone
+// matches names case-insensitively and lets a repeated field win), each at
+// most once, numbers in range of their fields.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errf(http.StatusRequestEntityTooLarge, "request_too_large", "the body is larger than %d bytes", maxBody)
 		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("the body is empty: a JSON object is expected")
-		}
+		return badRequest("the body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("the body is empty: a JSON object is expected")
+	}
+	if !utf8.Valid(body) {
+		return badRequest("the body is not valid UTF-8")
+	}
+	if e := checkFieldNames(body, v); e != nil {
+		return e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return badRequest("malformed JSON body: %s", err.Error())
 	}
 	if dec.More() {
 		return badRequest("the body holds more than one JSON value")
 	}
+	if !validStrings(reflect.ValueOf(v)) {
+		return badRequest("the body holds a string that is not valid UTF-8 (an unpaired surrogate escape?)")
+	}
 	return nil
+}
+
+// jsonFields are the exact JSON names of struct type t's fields.
+func jsonFields(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
+}
+
+// checkFieldNames walks the top-level object: every name must be a field of
+// v's struct, spelled exactly, and appear once.
+func checkFieldNames(body []byte, v any) *apiError {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	known := jsonFields(t)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return badRequest("malformed JSON body: a JSON object is expected")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return badRequest("malformed JSON body: %s", err.Error())
+		}
+		name, _ := tok.(string)
+		if !known[name] {
+			return badRequest("unknown field %q (field names are case-sensitive)", name)
+		}
+		if seen[name] {
+			return badRequest("the field %q appears more than once", name)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return badRequest("malformed JSON body: %s", err.Error())
+		}
+	}
+	return nil
+}
+
+// validStrings reports whether every string in v is valid UTF-8 without
+// U+FFFD, which is what encoding/json makes of invalid bytes and unpaired
+// surrogate escapes.
+func validStrings(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || validStrings(v.Elem())
+	case reflect.String:
+		s := v.String()
+		return utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError)
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if !validStrings(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && !validStrings(v.Field(i)) {
+				return false
+			}
+		}
+	}
+	return true
 }

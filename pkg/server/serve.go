@@ -27,6 +27,10 @@ func (s *Server) HTTPServer(tlsCfg *tls.Config) *http.Server {
 // finish (up to 30 s), new ones are refused.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
 	hs := s.HTTPServer(tlsCfg)
+	pctx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { s.purgeLoop(pctx); close(purged) }()
+	defer func() { stopPurge(); <-purged }()
 	errc := make(chan error, 1)
 	go func() {
 		if tlsCfg != nil {

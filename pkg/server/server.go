@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 )
 
@@ -32,12 +33,19 @@ type Config struct {
 	AnonRate             rate.Limit // per IP, for calls without a valid credential
 	FailedLoginThreshold int        // health turns degraded at this many failures an hour
 	AccessTokenTTL       time.Duration
+	SecretScanningKeys   ScanningKeys
 	RefreshTokenTTL      time.Duration
 	DeviceInterval       time.Duration // device flow polling interval (default 5 s)
 	ReadHeaderTimeout    time.Duration // slow clients (default 10 s)
 	IdleTimeout          time.Duration // idle keep-alive connections (default 120 s)
 	Now                  func() time.Time
 	Logger               *slog.Logger
+	// Rules are further limits on what a credential can create, applied in
+	// the same call as its ceiling (pkg/policy): organizations' policies.
+	Rules []policy.Rule
+	// PurgeInterval is how often expired codes, tokens and stored answers
+	// are deleted (default 10 minutes).
+	PurgeInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -82,13 +90,15 @@ type Server struct {
 	store *store.Store
 	mux   *http.ServeMux
 
-	limits *limiters
-	creds  *credCache
+	limits  *limiters
+	creds   *credCache
+	exports exportSlots
 	// OAuth
 	throttle  signInThrottle
 	refreshes atomic.Int64
 	usedMu    sync.Mutex
 	lastUse   map[string]time.Time // credential id -> last token:used write
+	orgs      orgState
 }
 
 // New builds a server over st.
@@ -123,10 +133,13 @@ func (s *Server) routes() {
 	s.handle("POST /v1/keys/{id}/rotate", s.auth("keys:write", s.rotateKey))
 	s.handle("DELETE /v1/keys/{id}", s.auth("keys:write", s.revokeKey))
 	s.handle("GET /v1/audit/events", s.auth("audit:read", s.listEvents))
+	s.handle("POST /v1/keys/check", s.auth("keys:read", s.checkKeys))
+	s.handle("POST /v1/secret-scanning/report", s.anonymous(s.secretScanningReport))
 	s.handle("PUT /v1/registry/packages/{name...}", s.auth("registry:publish", s.putPackage))
 	s.handle("GET /v1/registry/packages/{name...}", s.auth("registry:read", s.getPackage))
 	s.oauthRoutes()
 	s.jwtRoutes()
+	s.orgRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -153,7 +166,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			// The path holds no secret; the query string and headers may, so
 			// they are never logged.
-			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})
@@ -214,8 +227,10 @@ func (s *Server) anonymous(h plain) http.HandlerFunc {
 	}
 }
 
+// limitIP is the limit of anonymous calls and failed authentications, per
+// network (/24 or /64), not per exact address.
 func (s *Server) limitIP(r *http.Request) *apiError {
-	if d, ok := s.limits.allow("ip:"+remoteAddr(r).String(), s.cfg.AnonRate, s.now()); !ok {
+	if d, ok := s.limits.allow("ip:"+netPrefix(remoteAddr(r)), s.cfg.AnonRate, s.now()); !ok {
 		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited", desc: "too many requests from this address", retryAfter: d}
 	}
 	return nil
@@ -294,10 +309,14 @@ func (s *Server) recordUse(ctx context.Context, c *Credential, ip netip.Addr) {
 	}
 }
 
+// maxLimiters bounds the token buckets kept: past it the bucket idle
+// longest is dropped, one at a time.
+const maxLimiters = 100_000
+
 // limiters holds token buckets by key, dropping idle ones.
 type limiters struct {
 	mu    sync.Mutex
-	m     map[string]*limiterEntry
+	m     *lru[*limiterEntry]
 	sweep time.Time
 }
 
@@ -306,7 +325,7 @@ type limiterEntry struct {
 	seen time.Time
 }
 
-func newLimiters() *limiters { return &limiters{m: map[string]*limiterEntry{}} }
+func newLimiters() *limiters { return &limiters{m: newLRU[*limiterEntry](maxLimiters)} }
 
 // allow takes one token for key at rate r (burst 2r); when refused it says how
 // long until a token is free.
@@ -314,23 +333,22 @@ func (ls *limiters) allow(key string, r rate.Limit, now time.Time) (time.Duratio
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if now.Sub(ls.sweep) > time.Minute {
-		for k, e := range ls.m {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(ls.m, k)
-			}
+		// the least recently seen are at the back: drop them while idle
+		for k, e, ok := ls.m.oldest(); ok && now.Sub(e.seen) > 10*time.Minute; k, e, ok = ls.m.oldest() {
+			ls.m.del(k)
 		}
 		ls.sweep = now
 	}
-	e, ok := ls.m[key]
+	e, ok := ls.m.get(key)
 	burst := int(2 * float64(r))
 	if burst < 1 {
 		burst = 1
 	}
 	if !ok || e.l.Limit() != r {
 		e = &limiterEntry{l: rate.NewLimiter(r, burst)}
-		ls.m[key] = e
 	}
 	e.seen = now
+	ls.m.put(key, e)
 	res := e.l.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)

@@ -20,7 +20,7 @@ const (
 	PrefixDev   = "csy_dev_"
 	randomLen   = 30
 	checksumLen = 6
-	// PrefixLen is how much of a token may be shown (SPEC's key "prefix").
+	// PrefixLen is how much of a token may be shown (the key object's "prefix").
 	PrefixLen = 12
 )
 
@@ -65,27 +65,58 @@ func New(env string) string {
 // Parse checks the format and checksum; it returns the environment ("prod" or
 // "dev").
 func Parse(t string) (env string, err error) {
-	var rest string
-	switch {
-	case strings.HasPrefix(t, PrefixProd):
-		env, rest = "prod", t[len(PrefixProd):]
-	case strings.HasPrefix(t, PrefixDev):
-		env, rest = "dev", t[len(PrefixDev):]
-	default:
-		return "", ErrMalformed
-	}
-	if len(rest) != randomLen+checksumLen {
-		return "", ErrMalformed
-	}
-	for i := 0; i < len(rest); i++ {
-		if strings.IndexByte(Alphabet, rest[i]) < 0 {
-			return "", ErrMalformed
-		}
-	}
-	if Checksum(rest[:randomLen]) != rest[randomLen:] {
+	env, ok := Valid(t)
+	if !ok {
 		return "", ErrMalformed
 	}
 	return env, nil
+}
+
+// Valid is Parse for a string or a byte slice, without allocating: secret
+// scanners call it for every candidate they meet.
+func Valid[T ~string | ~[]byte](t T) (env string, ok bool) {
+	var p int
+	switch {
+	case hasPrefix(t, PrefixProd):
+		env, p = "prod", len(PrefixProd)
+	case hasPrefix(t, PrefixDev):
+		env, p = "dev", len(PrefixDev)
+	default:
+		return "", false
+	}
+	if len(t)-p != randomLen+checksumLen {
+		return "", false
+	}
+	crc := ^uint32(0)
+	for i := p; i < len(t); i++ {
+		c := t[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return "", false
+		}
+		if i < p+randomLen {
+			crc = crc32.IEEETable[byte(crc)^c] ^ (crc >> 8)
+		}
+	}
+	v := ^crc
+	for i := len(t) - 1; i >= p+randomLen; i-- {
+		if t[i] != Alphabet[v%62] {
+			return "", false
+		}
+		v /= 62
+	}
+	return env, v == 0
+}
+
+func hasPrefix[T ~string | ~[]byte](t T, prefix string) bool {
+	if len(t) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if t[i] != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Looks reports whether s has an API key's prefix (well-formed or not).

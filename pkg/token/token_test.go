@@ -75,3 +75,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Valid (no allocation, for scanners) agrees with the plain definition:
+// prefix, 30 base62 characters, their Checksum.
+func TestValidAgreesWithChecksum(t *testing.T) {
+	ref := func(s string) bool {
+		for _, p := range []string{PrefixProd, PrefixDev} {
+			if r, ok := strings.CutPrefix(s, p); ok && len(r) == 36 && strings.Trim(r, Alphabet) == "" {
+				return Checksum(r[:30]) == r[30:]
+			}
+		}
+		return false
+	}
+	for i := 0; i < 2000; i++ {
+		tok := New([]string{"prod", "dev"}[i%2])
+		b := []byte(tok)
+		switch i % 4 {
+		case 1:
+			b[len(b)-1-i%36] = Alphabet[(i*7)%62] // may or may not change it
+		case 2:
+			b = b[:len(b)-1]
+		case 3:
+			b[9+i%20] = '-'
+		}
+		s := string(b)
+		_, okS := Valid(s)
+		_, okB := Valid(b)
+		if okS != ref(s) || okB != okS {
+			t.Fatalf("%q: Valid(string)=%v Valid([]byte)=%v, reference %v", s, okS, okB, ref(s))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Valid([]byte("csy_prod_0123456789ABCDEFGHIJKLMNOPQRST000000")) }); n != 0 {
+		t.Fatalf("Valid allocates %v times", n)
+	}
+}

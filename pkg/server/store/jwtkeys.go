@@ -16,27 +16,61 @@ type JWTKey struct {
 	Fingerprint string
 	Bits        int
 	CreatedAt   time.Time
+	// the ceiling of the credential that registered the key: every JWT it
+	// signs is cut down to it
+	Scopes      []string
+	Namespaces  []string
+	CIDRs       []string
+	Environment string
+	ExpiresAt   *time.Time // nil: no bound of its own (registered from an OAuth session)
+	// RegisteredBy names the credential that registered it: "key:ID" (an
+	// API key), "jwt:ID" (another JWT key) or "oauth:FAMILY" (a session).
+	RegisteredBy string
 }
 
-const jwtCols = `id, user_id, name, public_pem, fingerprint, bits, created_at`
+const jwtCols = `id, user_id, name, public_pem, fingerprint, bits, created_at, scopes, namespaces, cidrs, environment, expires_at, registered_by`
 
 func scanJWTKey(row interface{ Scan(...any) error }) (*JWTKey, error) {
 	var k JWTKey
-	var created int64
-	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.PublicPEM, &k.Fingerprint, &k.Bits, &created); err != nil {
+	var created, expires int64
+	var scopes, ns, cidrs string
+	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.PublicPEM, &k.Fingerprint, &k.Bits, &created, &scopes, &ns, &cidrs, &k.Environment, &expires, &k.RegisteredBy); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
 	k.CreatedAt = fromUnix(created)
+	k.Scopes, k.Namespaces, k.CIDRs = splitList(scopes), splitList(ns), splitList(cidrs)
+	switch expires {
+	case -1: // no bound of its own
+	case 0: // registered before ceilings were recorded: nothing left to grant
+		t := fromUnix(0)
+		k.ExpiresAt = &t
+	default:
+		t := fromUnix(expires)
+		k.ExpiresAt = &t
+	}
 	return &k, nil
 }
 
-// AddJWTKey registers a public key.
-func (s *Store) AddJWTKey(ctx context.Context, k *JWTKey, ev *Event) error {
+// AddJWTKey registers a public key with its ceiling, refusing with
+// ErrKeyLimit when the user already has max keys.
+func (s *Store) AddJWTKey(ctx context.Context, k *JWTKey, max int, ev *Event) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO jwt_keys (`+jwtCols+`) VALUES (?,?,?,?,?,?,?)`, k.ID, k.UserID, k.Name, k.PublicPEM, k.Fingerprint, k.Bits, unix(k.CreatedAt)); err != nil {
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM jwt_keys WHERE user_id = ?`, k.UserID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return ErrKeyLimit
+		}
+		expires := int64(-1)
+		if k.ExpiresAt != nil {
+			expires = unix(*k.ExpiresAt)
+		}
+		if _, err := tx.Exec(`INSERT INTO jwt_keys (`+jwtCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, k.ID, k.UserID, k.Name, k.PublicPEM, k.Fingerprint, k.Bits, unix(k.CreatedAt),
+			joinList(k.Scopes), joinList(k.Namespaces), joinList(k.CIDRs), k.Environment, expires, k.RegisteredBy); err != nil {
 			return err
 		}
 		return insertEvent(tx, ev)

@@ -104,9 +104,12 @@ func insertEvent(tx *sql.Tx, e *Event) error {
 	return err
 }
 
+// countActive counts the user's usable keys that count toward the limit: a
+// key in its rotation grace period (rotated_to set) does not, as each key has
+// at most one predecessor in grace (see RotateKey).
 func countActive(tx *sql.Tx, userID int64, now time.Time) (int, error) {
 	var n int
-	err := tx.QueryRow(`SELECT count(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`, userID, unix(now)).Scan(&n)
+	err := tx.QueryRow(`SELECT count(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND rotated_to IS NULL`, userID, unix(now)).Scan(&n)
 	return n, err
 }
 
@@ -129,9 +132,13 @@ func (s *Store) CreateKey(ctx context.Context, k *KeyRecord, maxActive int, ev *
 }
 
 // KeyByHash finds the key whose token hashes to h (authentication).
+// The token itself is never stored or compared: only its SHA-256 is, and
+// the lookup is an equality search on the unique index of token_hash.
 func (s *Store) KeyByHash(ctx context.Context, h []byte) (*KeyRecord, error) {
-	return scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE token_hash = ?`, h))
+	return scanKey(s.db.QueryRowContext(ctx, keyByHashQuery, h))
 }
+
+const keyByHashQuery = `SELECT ` + keyCols + ` FROM api_keys WHERE token_hash = ?`
 
 // KeyByID returns the user's key id; another user's key is ErrNotFound.
 func (s *Store) KeyByID(ctx context.Context, userID int64, id string) (*KeyRecord, error) {
@@ -141,14 +148,11 @@ func (s *Store) KeyByID(ctx context.Context, userID int64, id string) (*KeyRecor
 // ListKeys returns up to limit keys after seq afterSeq; without all, only
 // usable ones.
 func (s *Store) ListKeys(ctx context.Context, userID int64, all bool, afterSeq int64, limit int, now time.Time) ([]*KeyRecord, error) {
-	q := `SELECT ` + keyCols + ` FROM api_keys WHERE user_id = ? AND seq > ?`
-	args := []any{userID, afterSeq}
+	q := listKeysQuery(all)
+	args := []any{userID, afterSeq, limit}
 	if !all {
-		q += ` AND revoked_at IS NULL AND expires_at > ?`
-		args = append(args, unix(now))
+		args = []any{userID, unix(now), afterSeq, limit}
 	}
-	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -163,6 +167,24 @@ func (s *Store) ListKeys(ctx context.Context, userID int64, all bool, afterSeq i
 		out = append(out, k)
 	}
 	return out, rows.Err()
+}
+
+// listKeysQuery is the key list's query. A page costs the same at 1,000 and
+// at 100,000 keys (migration 4, api_keys_usable):
+//   - all keys: keyset pagination on the (user_id, seq) index, which walks
+//     only the page's rows;
+//   - usable keys only: the partial index on the user's unrevoked keys by
+//     expiry finds the unexpired ones by a range search, so revoked and
+//     expired keys, however many, are never visited. Usable keys are few (the
+//     active-key limit plus keys in their rotation grace), so sorting them by
+//     seq costs little. INDEXED BY makes the query fail rather than fall back
+//     to a scan if the index were ever missing.
+func listKeysQuery(all bool) string {
+	if all {
+		return `SELECT ` + keyCols + ` FROM api_keys INDEXED BY api_keys_user WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?`
+	}
+	return `SELECT ` + keyCols + ` FROM api_keys INDEXED BY api_keys_usable
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND seq > ? ORDER BY seq LIMIT ?`
 }
 
 // ForEachKey streams the user's keys created or changed since (zero = all),
@@ -223,32 +245,49 @@ func (s *Store) RevokeKey(ctx context.Context, userID int64, id string, now time
 	return out, err
 }
 
+// IdemTTL is how long a stored answer is kept for retries.
+const IdemTTL = 24 * time.Hour
+
 // Idem identifies a retried request: the same user and Idempotency-Key with
-// the same request fingerprint returns the stored answer.
+// the same request fingerprint, from the same credential, returns the stored
+// answer.
 type Idem struct {
 	Key     string // a hash of the client's Idempotency-Key, never the key itself
-	Request string // method, path and body hash
+	Request string // what was asked (method and target)
+	// Credential names the credential that asked first (an API key's id, an
+	// OAuth session's family, a JWT's signing key); only it gets the answer.
+	Credential string
 	// Seal and Open encrypt the stored answer: it holds a new token, which
 	// must not rest in the database in plain text.
 	Seal func([]byte) []byte
 	Open func([]byte) ([]byte, error)
 }
 
+// ErrIdempotencyCredential: the Idempotency-Key's answer belongs to another
+// credential.
+var ErrIdempotencyCredential = errors.New("idempotency key of another credential")
+
 // Stored is a remembered answer.
 type Stored struct {
 	Status int
 	Body   []byte
+	// Replayed: the answer was stored by an earlier request.
+	Replayed bool
 }
 
 // lookupIdem returns a stored answer, ErrIdempotencyKey if the key was used
-// for another request, or nil when unseen.
-func lookupIdem(tx *sql.Tx, userID int64, idem *Idem) (*Stored, error) {
+// for another request, ErrIdempotencyCredential if by another credential, or
+// nil when unseen (or older than IdemTTL, then forgotten).
+func lookupIdem(tx *sql.Tx, userID int64, idem *Idem, now time.Time) (*Stored, error) {
 	if idem == nil {
 		return nil, nil
 	}
+	if _, err := tx.Exec(`DELETE FROM idempotency WHERE user_id = ? AND key = ? AND created_at <= ?`, userID, idem.Key, unix(now.Add(-IdemTTL))); err != nil {
+		return nil, err
+	}
 	var st Stored
-	var req string
-	err := tx.QueryRow(`SELECT request, status, body FROM idempotency WHERE user_id = ? AND key = ?`, userID, idem.Key).Scan(&req, &st.Status, &st.Body)
+	var req, cred string
+	err := tx.QueryRow(`SELECT request, status, body, credential FROM idempotency WHERE user_id = ? AND key = ?`, userID, idem.Key).Scan(&req, &st.Status, &st.Body, &cred)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -258,11 +297,14 @@ func lookupIdem(tx *sql.Tx, userID int64, idem *Idem) (*Stored, error) {
 	if req != idem.Request {
 		return nil, ErrIdempotencyKey
 	}
+	if cred != idem.Credential {
+		return nil, ErrIdempotencyCredential
+	}
 	body, err := idem.Open(st.Body)
 	if err != nil {
 		return nil, ErrIdempotencyKey
 	}
-	st.Body = body
+	st.Body, st.Replayed = body, true
 	return &st, nil
 }
 
@@ -270,8 +312,8 @@ func saveIdem(tx *sql.Tx, userID int64, idem *Idem, st Stored, now time.Time) er
 	if idem == nil {
 		return nil
 	}
-	_, err := tx.Exec(`INSERT INTO idempotency (user_id, key, request, status, body, created_at) VALUES (?,?,?,?,?,?)`,
-		userID, idem.Key, idem.Request, st.Status, idem.Seal(st.Body), unix(now))
+	_, err := tx.Exec(`INSERT INTO idempotency (user_id, key, request, status, body, created_at, credential) VALUES (?,?,?,?,?,?,?)`,
+		userID, idem.Key, idem.Request, st.Status, idem.Seal(st.Body), unix(now), idem.Credential)
 	return err
 }
 
@@ -283,9 +325,15 @@ type RotateParams struct {
 	GraceTo time.Time  // when the old key stops working; <= now revokes it at once
 	Now     time.Time
 	Idem    *Idem
-	// Prepare sees the old key before the new one is written: it may refuse
-	// the rotation (scope rules) and sets the new key's token hash and prefix.
+	// Authorize sees the old key first, before any stored answer is
+	// replayed: it refuses a caller whose ceiling the key exceeds.
+	Authorize func(old *KeyRecord) error
+	// Prepare sees the old key before the new one is written: it sets the
+	// new key's token hash, prefix and expiry.
 	Prepare func(old, nw *KeyRecord) error
+	// GraceEnded builds the event of a predecessor whose grace period the
+	// rotation ends (a key has at most one predecessor in grace).
+	GraceEnded func(pred *KeyRecord) *Event
 	// Events builds the audit events once both keys are known.
 	Events func(old, nw *KeyRecord) []*Event
 	// Render builds the answer to store for retries.
@@ -297,14 +345,18 @@ type RotateParams struct {
 func (s *Store) RotateKey(ctx context.Context, p RotateParams) (Stored, error) {
 	var out Stored
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if st, err := lookupIdem(tx, p.UserID, p.Idem); err != nil || st != nil {
+		old, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND user_id = ?`, p.OldID, p.UserID))
+		if err != nil {
+			return err
+		}
+		// authorize before anything is replayed
+		if err := p.Authorize(old); err != nil {
+			return err
+		}
+		if st, err := lookupIdem(tx, p.UserID, p.Idem, p.Now); err != nil || st != nil {
 			if st != nil {
 				out = *st
 			}
-			return err
-		}
-		old, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND user_id = ?`, p.OldID, p.UserID))
-		if err != nil {
 			return err
 		}
 		if !old.Usable(p.Now) {
@@ -327,6 +379,25 @@ func (s *Store) RotateKey(ctx context.Context, p RotateParams) (Stored, error) {
 			return err
 		}
 		now := p.Now.UTC().Truncate(time.Second)
+		// a key has at most one predecessor in grace: rotating it again ends
+		// the grace of the one before
+		if old.RotatedFrom != nil {
+			pred, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND user_id = ?`, *old.RotatedFrom, p.UserID))
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err == nil && pred.Usable(p.Now) {
+				if _, err := tx.Exec(`UPDATE api_keys SET revoked_at = ?, updated_at = ? WHERE seq = ?`, unix(now), unix(now), pred.Seq); err != nil {
+					return err
+				}
+				pred.RevokedAt, pred.UpdatedAt = &now, now
+				if p.GraceEnded != nil {
+					if err := insertEvent(tx, p.GraceEnded(pred)); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		old.RotatedTo, old.UpdatedAt = &nw.ID, now
 		if !p.GraceTo.After(p.Now) {
 			old.RevokedAt = &now
@@ -368,4 +439,25 @@ func (s *Store) MarkUsed(ctx context.Context, keyID string, ip string, now time.
 		}
 		return insertEvent(tx, ev)
 	})
+}
+
+// KeysPage returns up to limit of the user's keys created or changed since,
+// after seq afterSeq, in order. The rows are read and closed before it
+// returns: a caller that then waits on a slow client holds no connection.
+func (s *Store) KeysPage(ctx context.Context, userID int64, since time.Time, afterSeq int64, limit int) ([]*KeyRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE user_id = ? AND updated_at >= ? AND seq > ? ORDER BY seq LIMIT ?`,
+		userID, unix(since), afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*KeyRecord, 0, limit)
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }

@@ -156,7 +156,8 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Migrations returns the schema steps (later features append theirs).
 func Migrations() []string {
-	return append(migrations[:len(migrations):len(migrations)], laterMigrations...)
+	all := append(migrations[:len(migrations):len(migrations)], laterMigrations...)
+	return append(all, leastPrivMigrations...)
 }
 
 // write runs fn in one transaction (BEGIN IMMEDIATE through _txlock).
