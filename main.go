@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/codesync/codesync-cli/cmd/root"
 	"github.com/codesync/codesync-cli/pkg/api"
@@ -34,6 +36,15 @@ func run() int {
 	cmd.SetArgs(os.Args[1:])
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
 		p := describe(err)
+		if ctx.Err() != nil && p.code != cmdutil.ExitCancelled {
+			// Ctrl-C (or SIGTERM) ended whatever was under way
+			p = problem{cmdutil.ExitCancelled, "cancelled", "interrupted", ""}
+		}
+		if p.errCode == "insufficient_scope" {
+			if h := scopeHint(f, err); h != "" {
+				p.hint = h
+			}
+		}
 		format, _ := cmdutil.OutputFormat(f, "json", "table", "csv", "ndjson")
 		printError(ios.ErrOut, p, format == "json")
 		return p.code
@@ -152,7 +163,8 @@ func httpProblem(he *api.HTTPError) problem {
 func printError(w io.Writer, p problem, asJSON bool) {
 	msg := redact.String(p.msg)
 	line := "error: " + msg
-	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" {
+	// the code in brackets, unless it only repeats the message ("cancelled")
+	if p.errCode != "" && p.errCode != "error" && p.errCode != "usage" && p.errCode != msg {
 		line += " (" + p.errCode + ")"
 	}
 	fmt.Fprintln(w, line)
@@ -167,4 +179,46 @@ func printError(w io.Writer, p problem, asJSON bool) {
 		}{p.errCode, msg})
 		fmt.Fprintln(w, string(b))
 	}
+}
+
+// scopeHint names the exact fix for a missing scope: the command that adds
+// it to the login, or the key to create instead.
+func scopeHint(f *cmdutil.Factory, err error) string {
+	var he *api.HTTPError
+	if !errors.As(err, &he) || len(he.Scopes) == 0 {
+		return ""
+	}
+	res, rerr := f.Credentials()
+	if rerr != nil {
+		return ""
+	}
+	need := strings.Join(he.Scopes, ",")
+	with := func(have []string) string {
+		out := slices.Clone(have)
+		for _, s := range he.Scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	if res.EnvToken != "" {
+		var have []string
+		if c, cerr := f.APIClient(); cerr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if w, werr := c.WhoAmI(ctx); werr == nil {
+				have = w.Credential.Scopes
+			}
+		}
+		return fmt.Sprintf("the credential in CODESYNC_AUTH_TOKEN lacks %s: use a key that has it, made from a login that holds it: 'codesync-cli key create NAME --scopes %s'", need, with(have))
+	}
+	s, lerr := res.Load()
+	if lerr != nil {
+		return ""
+	}
+	if s.Type == auth.TypeOAuth {
+		return fmt.Sprintf("add it to your login: 'codesync-cli auth refresh --scopes %s' (or log in again: 'codesync-cli login --scopes %s')", need, with(s.Scopes))
+	}
+	return fmt.Sprintf("the stored %s lacks %s: log in with one that has it ('codesync-cli login --scopes %s')", s.Type, need, with(s.Scopes))
 }

@@ -137,6 +137,12 @@ __codesync-cli_process_completion_results() {
         __codesync-cli_handle_completion_types
     fi
 
+    # a comma needs no escaping: undo printf %q's "\," so that the
+    # trimming below matches what was typed (comma-separated lists)
+    local __ci
+    for __ci in ${!COMPREPLY[*]}; do
+        COMPREPLY[__ci]=${COMPREPLY[__ci]//\\,/,}
+    done
     __codesync-cli_handle_special_char "$cur" :
     __codesync-cli_handle_special_char "$cur" =
 

@@ -14,6 +14,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/credstore"
+	"github.com/codesync/codesync-cli/pkg/iostreams"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 )
 
@@ -108,6 +109,27 @@ func loginRun(ctx context.Context, o *LoginOptions) error {
 	if err != nil {
 		return err
 	}
+	// Look at the store before any browser or device step: where no keyring
+	// is usable, say so now, not after the person approved the login.
+	existing, err := res.Load()
+	var ue *credstore.UnavailableError
+	switch {
+	case errors.As(err, &ue):
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, ErrCode: "keyring_unavailable", Msg: ue.Error(), Hint: ue.Hint()}
+	case err == nil && existing != nil && ios.CanPrompt():
+		cfg, _ := o.F.Config()
+		who := existing.User
+		if who == "" {
+			who = "a " + existing.Type + " credential"
+		}
+		ok, err := ios.Confirm(fmt.Sprintf("You are already logged in to %s as %s. Log in again?", cfg.Server(), who))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return iostreams.ErrCancelled
+		}
+	}
 	var s *auth.Session
 	switch {
 	case o.WithToken:
@@ -139,8 +161,18 @@ func loginRun(ctx context.Context, o *LoginOptions) error {
 }
 
 // tokenFromStdin reads one token and checks it with whoami before storing.
+// On a terminal it asks for it with a masked prompt.
 func tokenFromStdin(ctx context.Context, o *LoginOptions) (*auth.Session, error) {
-	line, err := bufio.NewReader(io.LimitReader(o.F.IOStreams.In, 16<<10)).ReadString('\n')
+	ios := o.F.IOStreams
+	var line string
+	var err error
+	if ios.IsStdinTTY() && ios.CanPrompt() {
+		if line, err = ios.ReadSecret("Paste your token: "); err != nil {
+			return nil, err
+		}
+	} else {
+		line, err = bufio.NewReader(io.LimitReader(ios.In, 16<<10)).ReadString('\n')
+	}
 	tok := strings.TrimSpace(line)
 	if tok == "" {
 		if err != nil && !errors.Is(err, io.EOF) {

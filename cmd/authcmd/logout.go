@@ -9,6 +9,7 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/credstore"
 )
 
 type LogoutOptions struct {
@@ -44,8 +45,16 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 	}
 	ios := o.F.IOStreams
 	s, err := res.Load()
-	if errors.Is(err, auth.ErrNotLoggedIn) {
+	envNote := func() {
+		if o.F.Getenv("CODESYNC_AUTH_TOKEN") != "" {
+			fmt.Fprintln(ios.ErrOut, "note: CODESYNC_AUTH_TOKEN is still set and still authenticates commands; unset it to stop that")
+		}
+	}
+	var ue *credstore.UnavailableError
+	if errors.Is(err, auth.ErrNotLoggedIn) || errors.As(err, &ue) {
+		// no keyring usable here: nothing can be stored in it either
 		fmt.Fprintf(ios.ErrOut, "Not logged in to %s (profile %s): nothing to do.\n", cfg.Server(), cfg.ProfileName())
+		envNote()
 		return nil
 	}
 	if err == nil && s.Type == auth.TypeOAuth {
@@ -61,8 +70,6 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "Logged out of %s (profile %s).\n", cfg.Server(), cfg.ProfileName())
-	if o.F.Getenv("CODESYNC_AUTH_TOKEN") != "" {
-		fmt.Fprintln(ios.ErrOut, "note: CODESYNC_AUTH_TOKEN is still set and still authenticates commands")
-	}
+	envNote()
 	return nil
 }

@@ -2,6 +2,7 @@ package authcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,13 +13,14 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/auth"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/credstore"
 	"github.com/codesync/codesync-cli/pkg/factory"
 	"github.com/codesync/codesync-cli/pkg/output"
 )
 
 func NewCmdAuth(f *cmdutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "auth <command>", Short: "Inspect the credential in use"}
-	cmd.AddCommand(NewCmdStatus(f, nil), NewCmdToken(f, nil))
+	cmd := &cobra.Command{Use: "auth <command>", Short: "Inspect the credential in use; add scopes to your login"}
+	cmd.AddCommand(NewCmdStatus(f, nil), NewCmdToken(f, nil), NewCmdRefresh(f, nil))
 	return cmd
 }
 
@@ -43,16 +45,20 @@ type Status struct {
 	// Claims: for source oidc, the CI identity's claims that the server
 	// matched (repository, workflow, ref, environment, run)
 	Claims map[string]string `json:"claims,omitempty"`
+	// SessionExpiresAt is when a stored OAuth session ends: its refresh
+	// token's expiry (each refresh renews it), not the 2-hour access token's.
+	SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
 }
 
 func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{F: f}
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the server, user, credential source, scopes and expiry (exit 4 when logged out)",
-		Args:  cmdutil.NoArgs,
+		Use:         "status",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Show the server, user, credential source, scopes and expiry (exit 4 when logged out)",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -95,8 +101,18 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 				st.Claims = t.Claims
 			}
 		}
+		if st.Source != "env" && st.TokenType == auth.TypeOAuth {
+			st.SessionExpiresAt = sessionEnd(ctx, o.F, res)
+		}
 		return nil
 	}()
+	// no keyring here and nothing else: that is "not logged in", not a
+	// keyring failure
+	var ue *credstore.UnavailableError
+	if errors.As(err, &ue) && st.Source != "env" {
+		err = &cmdutil.ExitError{Code: cmdutil.ExitAuth, ErrCode: "not_authenticated", Msg: "you are not logged in",
+			Hint: "run 'codesync-cli login --insecure-storage' (no system keyring is usable here: " + ue.Reason + ") or set CODESYNC_AUTH_TOKEN"}
+	}
 	ios := o.F.IOStreams
 	if o.Format == output.FormatJSON {
 		if jerr := output.JSON(ios, st); jerr != nil {
@@ -111,13 +127,23 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		t.AddRow("server", st.Server)
 		t.AddRow("profile", st.Profile)
 		t.AddRow("user", st.User)
-		t.AddRow("source", st.Source)
+		source := st.Source
+		if source == "env" {
+			source = "env (CODESYNC_AUTH_TOKEN)"
+		}
+		t.AddRow("source", source)
 		if st.Provider != "" {
 			t.AddRow("provider", st.Provider)
 		}
 		t.AddRow("token_type", st.TokenType)
 		t.AddRow("scopes", strings.Join(st.Scopes, ","))
-		t.AddRow("expires", exp)
+		if st.SessionExpiresAt != nil {
+			t.AddRow("session", fmt.Sprintf("ends %s (%s) unless refreshed; each refresh renews it", output.RelativeTime(o.F.Now(), *st.SessionExpiresAt), st.SessionExpiresAt.Format(time.RFC3339)))
+			exp += ", renewed automatically"
+			t.AddRow("access token", exp)
+		} else {
+			t.AddRow("expires", exp)
+		}
 		for _, k := range slices.Sorted(maps.Keys(st.Claims)) {
 			t.AddRow("claim "+k, st.Claims[k])
 		}
@@ -190,4 +216,22 @@ func tokenRun(ctx context.Context, o *TokenOptions) error {
 	}
 	fmt.Fprintln(f.IOStreams.Out, tok)
 	return nil
+}
+
+// sessionEnd asks the server (RFC 7662 introspection) when the stored
+// session's refresh token expires; nil when it cannot tell.
+func sessionEnd(ctx context.Context, f *cmdutil.Factory, res *auth.Resolver) *time.Time {
+	s, err := res.Load()
+	if err != nil || s.RefreshToken == "" {
+		return nil
+	}
+	c, err := f.AnonymousClient()
+	if err != nil {
+		return nil
+	}
+	exp, err := auth.RefreshExpiry(ctx, c, s)
+	if err != nil || exp.IsZero() {
+		return nil
+	}
+	return &exp
 }

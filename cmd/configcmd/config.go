@@ -35,13 +35,14 @@ type GetOptions struct {
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	opts := &GetOptions{F: f}
 	return &cobra.Command{
-		Use:       "get KEY",
-		Short:     "Print the effective value of a setting",
-		Args:      cmdutil.ExactArgs(1, "one KEY"),
-		ValidArgs: config.Keys,
+		Use:         "get KEY",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Print the effective value of a setting",
+		Args:        cmdutil.ExactArgs(1, "one KEY"),
+		ValidArgs:   config.Keys,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -114,11 +115,12 @@ type ListOptions struct {
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{F: f}
 	return &cobra.Command{
-		Use:   "list",
-		Short: "Show every setting, its effective value and where it came from",
-		Args:  cmdutil.NoArgs,
+		Use:         "list",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Show every setting, its effective value and where it came from",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -18,14 +18,15 @@ type Options struct {
 func NewCmdHealth(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	return &cobra.Command{
-		Use:   "health",
-		Short: "Check the server's health (exit 0 ok, 1 degraded)",
+		Use:         "health",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Check the server's health (exit 0 ok, 1 degraded)",
 		Long: `Ask the server how it is: "ok", or "degraded" when failed sign-ins in the last
 hour reached the server's threshold. Exit 0 for ok, 1 for degraded, 9 when the
 server cannot be reached. Needs no credential.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

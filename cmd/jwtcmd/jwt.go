@@ -44,11 +44,12 @@ func readFile(flag, path string) ([]byte, error) {
 func newCmdRegister(f *cmdutil.Factory) *cobra.Command {
 	var path, name string
 	cmd := &cobra.Command{
-		Use:   "register-key --public-key PATH [--name N]",
-		Short: "Register an RSA public key (PEM, at least 2048 bits)",
-		Args:  cmdutil.NoArgs,
+		Use:         "register-key --public-key PATH [--name N]",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Register an RSA public key (PEM, at least 2048 bits)",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -76,17 +77,19 @@ func newCmdRegister(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "public-key", "", "RSA public key file (PEM)")
+	_ = cmd.MarkFlagFilename("public-key")
 	cmd.Flags().StringVar(&name, "name", "", "a name for the key")
 	return cmd
 }
 
 func newCmdList(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list-keys",
-		Short: "List registered public keys",
-		Args:  cmdutil.NoArgs,
+		Use:         "list-keys",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "List registered public keys",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -172,6 +175,7 @@ the key (kid). Only the token is printed, for $(…) in scripts.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.PrivateKey, "private-key", "", "RSA private key file (PEM, PKCS#1 or PKCS#8)")
+	_ = cmd.MarkFlagFilename("private-key")
 	fl.StringVar(&opts.KeyID, "key-id", "", "ID of the registered public key (jwk_…)")
 	fl.StringVar(&scopes, "scopes", "registry:read", "comma-separated scopes to claim")
 	fl.StringVar(&ttl, "ttl", "15m", "lifetime, 15m to 24h")

@@ -21,14 +21,16 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	opts := &CreateOptions{F: f}
 	var scopes, expires, cidrs, namespaces, env string
 	cmd := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Create an API key; its token is shown once",
+		Use:         "create NAME",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Create an API key; its token is shown once",
 		Long: `Create an API key. The token is printed once, on stdout; store it now (for
 example in your CI system's secret store), it cannot be shown again.
 
 Scopes: ` + joinScopes() + `.
 --expires takes Nh, Nd, Nw or a Go duration, from 1h to 365d (default 90d).
---env prod makes a csy_prod_ key, --env dev a csy_dev_ key (sandbox limits).
+--env production (or prod) makes a csy_prod_ key, --env sandbox (or dev) a csy_dev_
+key with sandbox limits.
 
 A key never gets more than the credential that creates it: its scopes, namespaces
 and CIDRs lie inside the creator's, a csy_dev_ key creates only csy_dev_ keys, and
@@ -39,7 +41,7 @@ creator's. Asking for more is refused (exit 5) with a message naming the limit.`
   $ codesync-cli key create deploy --scopes registry:publish --namespace @acme --cidr 203.0.113.0/24 -o json`,
 		Args: cmdutil.ExactArgs(1, "one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -66,14 +68,12 @@ creator's. Asking for more is refused (exit 5) with a message naming the limit.`
 			if r.Namespaces, err = keyrules.ParseNamespaces(namespaces); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
-			switch env {
-			case "":
-			case "prod", "production":
-				r.Environment = model.EnvProduction
-			case "dev", "sandbox":
-				r.Environment = model.EnvSandbox
-			default:
-				return cmdutil.UsageErrorf("invalid --env %q: use prod or dev", env)
+			if env != "" {
+				e, ok := model.ParseEnvironment(env)
+				if !ok {
+					return cmdutil.UsageErrorf("invalid --env %q: use production or sandbox (prod, dev)", env)
+				}
+				r.Environment = e
 			}
 			if runF != nil {
 				return runF(opts)
@@ -86,9 +86,12 @@ creator's. Asking for more is refused (exit 5) with a message naming the limit.`
 	fl.StringVar(&expires, "expires", "90d", "lifetime: Nh, Nd, Nw or a Go duration (1h to 365d)")
 	fl.StringVar(&cidrs, "cidr", "", "comma-separated networks the key may be used from")
 	fl.StringVar(&namespaces, "namespace", "", "comma-separated package scopes the key may publish to (@org or @org/name)")
-	fl.StringVar(&env, "env", "", "prod (csy_prod_) or dev (csy_dev_)")
+	fl.StringVar(&env, "env", "", "production (csy_prod_) or sandbox (csy_dev_); prod and dev work too")
 	_ = cmd.RegisterFlagCompletionFunc("scopes", cmdutil.CompleteScopes)
-	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{"prod", "dev"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("expires", cobra.FixedCompletions([]string{"30d", "90d", "180d", "365d"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("cidr", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("namespace", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions([]string{model.EnvProduction, model.EnvSandbox}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -1,8 +1,12 @@
 package key
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +18,24 @@ import (
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/csvsafe"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/output"
 )
+
+// checkOutputDir refuses --output-file in a folder that does not exist: a
+// typo in the path must not create folders (exit 2).
+func checkOutputDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return cmdutil.UsageErrorf("--output-file %s: the folder %s does not exist", path, dir)
+	case err != nil:
+		return cmdutil.UsageErrorf("--output-file %s: %s", path, err)
+	case !fi.IsDir():
+		return cmdutil.UsageErrorf("--output-file %s: %s is not a folder", path, dir)
+	}
+	return nil
+}
 
 type AuditExportOptions struct {
 	F          *cmdutil.Factory
@@ -24,10 +45,11 @@ type AuditExportOptions struct {
 
 func NewCmdAuditExport(f *cmdutil.Factory, runF func(*AuditExportOptions) error) *cobra.Command {
 	opts := &AuditExportOptions{F: f}
-	var since string
+	var since, formatAlias string
 	cmd := &cobra.Command{
-		Use:   "audit-export",
-		Short: "Export key metadata (never a secret) for compliance audits",
+		Use:         "audit-export",
+		Annotations: cmdutil.Outputs(output.FormatJSON, output.FormatNDJSON, output.FormatCSV),
+		Short:       "Export key metadata (never a secret) for compliance audits",
 		Long: `Export the metadata of every key of yours, revoked and expired ones included,
 for quarterly compliance audits. Never a secret. The export streams: memory stays
 flat however many keys and events there are.
@@ -36,19 +58,34 @@ flat however many keys and events there are.
   ndjson  one key object a line
   csv     a header row, then one key a line
 
+-o picks the format (json by default); --format is the same flag under its older
+name. --jq filters the json export (and then reads it whole).
+
 --output-file writes atomically: a temporary file, then a rename, so the file is
 either the previous one or the complete new one, never half written.`,
 		Example: `  $ codesync-cli key audit-export --format csv --output-file keys-2026Q4.csv
   $ codesync-cli key audit-export --since 2026-10-01 --include-events > audit.json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch opts.Export.Format {
-			case "json", "ndjson", "csv":
-			default:
-				return cmdutil.UsageErrorf("invalid --format %q: use json, ndjson or csv", opts.Export.Format)
+			// --format is -o under its older name
+			if cmd.Flags().Changed("format") {
+				if f.Flags.Output != "" && f.Flags.Output != formatAlias {
+					return cmdutil.UsageErrorf("-o %s and --format %s disagree: give one", f.Flags.Output, formatAlias)
+				}
+				f.Flags.Output = formatAlias
 			}
-			if opts.Export.IncludeEvents && opts.Export.Format != "json" {
-				return cmdutil.UsageErrorf("--include-events needs --format json (ndjson and csv hold one key a line)")
+			format, err := cmdutil.OutputFormatFor(f, cmd)
+			if err != nil {
+				return err
+			}
+			opts.Export.Format = format
+			if opts.Export.IncludeEvents && opts.Export.Format != output.FormatJSON {
+				return cmdutil.UsageErrorf("--include-events needs -o json (ndjson and csv hold one key a line)")
+			}
+			if opts.OutputFile != "" {
+				if err := checkOutputDir(opts.OutputFile); err != nil {
+					return err
+				}
 			}
 			if since != "" {
 				t, err := keyrules.ParseSince(since, f.Now())
@@ -64,13 +101,15 @@ either the previous one or the complete new one, never half written.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Export.Format, "format", "json", "json, ndjson or csv")
+	fl.StringVar(&formatAlias, "format", "", "the same as -o: json, ndjson or csv")
 	fl.StringVar(&opts.OutputFile, "output-file", "", "write to this file (atomically) instead of stdout")
 	fl.StringVar(&since, "since", "", "only keys created or changed since DATE (2006-01-02, RFC 3339, or a duration such as 30d)")
 	fl.BoolVar(&opts.Export.IncludeEvents, "include-events", false, "add the audit events (json only; needs audit:read)")
 	fl.StringVar(&opts.Export.Org, "org", "", "every member's keys that reach this organization, with their owner (owners, admins, auditors)")
 	_ = cmd.RegisterFlagCompletionFunc("org", cmdutil.CompleteOrgSlug(f))
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json", "ndjson", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{output.FormatJSON, output.FormatNDJSON, output.FormatCSV}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("since", cobra.NoFileCompletions)
+	_ = cmd.MarkFlagFilename("output-file")
 	return cmd
 }
 
@@ -96,6 +135,15 @@ func exportRun(o *AuditExportOptions) error {
 		// escape formula cells again here: a file auditors open in a
 		// spreadsheet must be safe whatever server wrote it
 		src = csvSafe(src)
+	}
+	if expr := ios.JQ(); expr != "" {
+		// the filter needs the whole document
+		if o.OutputFile == "" {
+			return output.JQ(o.F.Context, ios.Out, src, expr)
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(output.JQ(o.F.Context, pw, src, expr)) }()
+		src = pr
 	}
 	if o.OutputFile == "" {
 		_, err = io.Copy(ios.Out, src)

@@ -48,19 +48,12 @@ func lastUsedCell(now time.Time, k model.Key) string {
 	return output.RelativeTime(now, *k.LastUsedAt)
 }
 
-func envShort(env string) string {
-	if env == model.EnvSandbox {
-		return "dev"
-	}
-	return "prod"
-}
-
 func addKeyRow(t *output.Table, now time.Time, k model.Key) {
 	status := k.Status
 	if len(k.PolicyViolations) > 0 {
 		status += " !policy" // breaks an organization's policy: `key show` names the rules
 	}
-	t.AddRow(k.ID, k.Name, envShort(k.Environment), strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), status)
+	t.AddRow(k.ID, k.Name, k.Environment, strings.Join(k.Scopes, ","), expiresCell(now, k), lastUsedCell(now, k), status)
 	if len(k.PolicyViolations) > 0 {
 		t.HighlightLast()
 	}
@@ -124,10 +117,6 @@ func describeKey(f *cmdutil.Factory, k model.Key) error {
 	return tbl.Render(f.IOStreams)
 }
 
-// completeKeyIDs offers key IDs with names as descriptions, for completion.
-// It never prompts and gives up quickly; not being logged in completes nothing.
-func completeKeyIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return completeKeys(f, toComplete), cobra.ShellCompDirectiveNoFileComp
-	}
+func completeKeyIDs(f *cmdutil.Factory, many bool) cobra.CompletionFunc {
+	return cmdutil.CompleteKeyIDs(f, many)
 }

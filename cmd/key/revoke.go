@@ -25,30 +25,23 @@ type RevokeOptions struct {
 func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Command {
 	opts := &RevokeOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "revoke ID...",
-		Short: "Revoke keys at once (asks first on a terminal; --yes without one)",
+		Use:         "revoke ID|NAME...",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Revoke keys at once (asks first on a terminal; --yes without one)",
 		Long: `Revoke one or more keys immediately. On a terminal you are asked to confirm;
-without one, --yes is required. Several keys are revoked concurrently; each gets
-its own result line, and the exit code is the worst of them.`,
+without one, --yes is required. A key can be named by its name where that is
+unique. Several keys are revoked concurrently; each gets its own result line,
+and the exit code is the worst of them.`,
 		Args:              cmdutil.MinimumArgs(1, "at least one key ID"),
-		ValidArgsFunction: completeKeyIDs(f),
+		ValidArgsFunction: completeKeyIDs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
 			opts.Format, opts.IDs = format, dedupe(args)
-			if !opts.Yes {
-				if !f.IOStreams.CanPrompt() {
-					return cmdutil.UsageErrorf("refusing to revoke without confirmation: pass --yes (no terminal to ask on)")
-				}
-				ok, err := f.IOStreams.Confirm(fmt.Sprintf("Revoke %s? Pipelines using it will fail at once.", strings.Join(opts.IDs, ", ")))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return iostreams.ErrCancelled
-				}
+			if !opts.Yes && !f.IOStreams.CanPrompt() {
+				return cmdutil.UsageErrorf("refusing to revoke without confirmation: pass --yes (no terminal to ask on)")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -101,6 +94,42 @@ func revokeRun(o *RevokeOptions) error {
 	if err != nil {
 		return err
 	}
+	// names become IDs; on a terminal every key is looked up, so that the
+	// question can name them
+	ios := o.F.IOStreams
+	labels := make([]string, len(o.IDs))
+	for i, arg := range o.IDs {
+		labels[i] = arg
+		if strings.HasPrefix(arg, "key_") && o.Yes {
+			continue
+		}
+		k, err := resolveKey(o.F.Context, c, arg)
+		if err != nil {
+			if strings.HasPrefix(arg, "key_") {
+				continue // revoking it reports the error with the others
+			}
+			return err
+		}
+		o.IDs[i], labels[i] = k.ID, fmt.Sprintf("%s (%s)", k.ID, k.Name)
+	}
+	o.IDs = dedupe(o.IDs)
+	if !o.Yes {
+		what := "Revoke " + strings.Join(labels, ", ") + "?"
+		if len(labels) > 1 {
+			what = fmt.Sprintf("Revoke %d keys: %s?", len(labels), strings.Join(labels, ", "))
+		}
+		using := " Pipelines using it will fail at once."
+		if len(labels) > 1 {
+			using = " Pipelines using them will fail at once."
+		}
+		ok, err := ios.Confirm(what + using)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return iostreams.ErrCancelled
+		}
+	}
 	results := make([]RevokeResult, len(o.IDs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -119,7 +148,6 @@ func revokeRun(o *RevokeOptions) error {
 		}()
 	}
 	wg.Wait()
-	ios := o.F.IOStreams
 	var failed []error
 	for i := range results {
 		r := &results[i]

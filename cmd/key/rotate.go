@@ -3,6 +3,7 @@ package key
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,19 +32,20 @@ func NewCmdRotate(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Co
 	opts := &RotateOptions{F: f}
 	var grace, expires string
 	cmd := &cobra.Command{
-		Use:   "rotate ID",
-		Short: "Replace a key with a new one; the old one keeps working for --grace",
-		Long: `Create a replacement with the same name, scopes, CIDRs, namespaces and
-environment, and link the two. The old key keeps working for --grace (default
+		Use:         "rotate ID|NAME",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "Replace a key with a new one; the old one keeps working for --grace",
+		Long: `Create a replacement with the same name, scopes, CIDRs, namespaces, environment
+and lifetime (unless --expires says otherwise), and link the two. The old key keeps working for --grace (default
 24h) so pipelines can switch without downtime; --grace 0 revokes it at once (use
 that for a leaked key). The request carries an Idempotency-Key, so a retry after
 a network failure never creates a second replacement.`,
 		Example: `  $ codesync-cli key rotate key_8fK2… --grace 48h
   $ codesync-cli key rotate key_8fK2… --grace 0     # leaked: revoke now`,
-		Args:              cmdutil.ExactArgs(1, "one key ID"),
-		ValidArgsFunction: completeKeyIDs(f),
+		Args:              cmdutil.ExactArgs(1, "one key ID or name"),
+		ValidArgsFunction: completeKeyIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -51,11 +53,12 @@ a network failure never creates a second replacement.`,
 			if opts.Grace, err = keyrules.ParseDuration(grace); err != nil || opts.Grace < 0 || opts.Grace > maxGrace {
 				return cmdutil.UsageErrorf("invalid --grace %q: from 0 to 30d", grace)
 			}
-			if opts.Expires, err = keyrules.ParseExpiry(expires); err != nil {
-				return cmdutil.UsageErrorf("%s", err)
-			}
-			if !cmd.Flags().Changed("expires") {
-				opts.Expires = 0 // the server's default, cut to the rotating credential's expiry
+			// without --expires the server gives the new key the old one's
+			// lifetime, cut to the rotating credential's expiry
+			if cmd.Flags().Changed("expires") {
+				if opts.Expires, err = keyrules.ParseExpiry(expires); err != nil {
+					return cmdutil.UsageErrorf("%s", err)
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -64,7 +67,9 @@ a network failure never creates a second replacement.`,
 		},
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (0 revokes it now)")
-	cmd.Flags().StringVar(&expires, "expires", "90d", "lifetime of the new key (1h to 365d; never past the rotating credential's expiry)")
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the new key, 1h to 365d (default: the old key's lifetime; never past the rotating credential's expiry)")
+	_ = cmd.RegisterFlagCompletionFunc("expires", cobra.FixedCompletions([]string{"30d", "90d", "180d", "365d"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("grace", cobra.FixedCompletions([]string{"0", "1h", "24h", "48h", "7d"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -76,6 +81,13 @@ func rotateRun(o *RotateOptions) error {
 	cfg, err := o.F.Config()
 	if err != nil {
 		return err
+	}
+	if !strings.HasPrefix(o.ID, "key_") { // a name
+		k, err := resolveKey(o.F.Context, c, o.ID)
+		if err != nil {
+			return err
+		}
+		o.ID = k.ID
 	}
 	// the same Idempotency-Key as an interrupted earlier run, if there was one
 	p, err := pending.ForRotation(cfg.File.Dir(), o.ID, api.NewIdempotencyKey)

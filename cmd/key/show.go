@@ -16,12 +16,14 @@ type ShowOptions struct {
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
 	opts := &ShowOptions{F: f}
 	return &cobra.Command{
-		Use:               "show ID",
+		Use:               "show ID|NAME",
+		Long:              "Show one API key, by its ID or by its name where that is unique.",
+		Annotations:       cmdutil.Outputs(output.FormatTable, output.FormatJSON),
 		Short:             "Show one API key",
-		Args:              cmdutil.ExactArgs(1, "one key ID"),
-		ValidArgsFunction: completeKeyIDs(f),
+		Args:              cmdutil.ExactArgs(1, "one key ID or name"),
+		ValidArgsFunction: completeKeyIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -39,7 +41,7 @@ func showRun(o *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := c.GetKey(o.F.Context, o.ID)
+	k, err := resolveKey(o.F.Context, c, o.ID)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,18 @@ member. Reading needs the scope orgs:read, changing orgs:write.`,
 		NewCmdPolicy(f),
 		NewCmdNamespace(f),
 	)
+	// every org command prints table or JSON (formatOf): declared, so that
+	// -o is checked and completed per command
+	var declare func(c *cobra.Command)
+	declare = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			declare(sub)
+		}
+		if c.Runnable() && c.Annotations == nil {
+			c.Annotations = cmdutil.Outputs(output.FormatTable, output.FormatJSON)
+		}
+	}
+	declare(cmd)
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/version"
 	"github.com/codesync/codesync-cli/pkg/build"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
+	"github.com/codesync/codesync-cli/pkg/output"
 )
 
 // NewCmdRoot returns the root command with every subcommand attached.
@@ -37,6 +38,21 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 			if f.Flags.NoColor {
 				f.IOStreams.SetNoColor()
 			}
+			// -o and --jq are checked against what this command prints,
+			// before anything else happens
+			// (a command that declares no formats prints no data: table or
+			// json, which only shapes its errors)
+			if cmd.Name() != cobra.ShellCompRequestCmd && cmd.Name() != cobra.ShellCompNoDescRequestCmd {
+				if _, err := cmdutil.OutputFormatFor(f, cmd); err != nil {
+					return err
+				}
+			}
+			if f.Flags.JQ != "" {
+				if _, err := output.CompileJQ(f.Flags.JQ); err != nil {
+					return cmdutil.UsageErrorf("%s", err)
+				}
+				f.IOStreams.SetJQ(f.Flags.JQ)
+			}
 			return nil
 		},
 	}
@@ -50,7 +66,8 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	g := f.Flags
 	pf.StringVar(&g.Server, "server", "", "API base URL (env CODESYNC_SERVER, default https://api.codesync.de)")
 	pf.StringVar(&g.Profile, "profile", "", "configuration profile (env CODESYNC_PROFILE, default \"default\")")
-	pf.StringVarP(&g.Output, "output", "o", "", "output format: table, json (some commands add csv, ndjson)")
+	pf.StringVarP(&g.Output, "output", "o", "", "output format: table, json; some commands add ndjson, csv (see each command's --help)")
+	pf.StringVar(&g.JQ, "jq", "", "filter JSON output with a jq expression (implies -o json)")
 	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (also NO_COLOR)")
 	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr, secrets redacted")
 	pf.StringVar(&g.Config, "config", "", "config file (default $CODESYNC_CONFIG_DIR/config.yaml, then ~/.config/codesync/config.yaml)")
@@ -59,7 +76,14 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 	pf.StringVar(&g.ClientKey, "client-key", "", "client certificate's private key (PEM)")
 	pf.StringVar(&g.CACert, "ca-cert", "", "CA certificate (PEM) to trust for the server")
 
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "ndjson", "csv"}, cobra.ShellCompDirectiveNoFileComp))
+	// -o completes to exactly the formats of the command being completed
+	_ = cmd.RegisterFlagCompletionFunc("output", func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		formats, _ := cmdutil.SupportedOutputs(c)
+		return formats, cobra.ShellCompDirectiveNoFileComp
+	})
+	for _, name := range []string{"config", "client-cert", "client-key", "ca-cert"} {
+		_ = cmd.MarkPersistentFlagFilename(name)
+	}
 	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		cfg, err := f.Config()
 		if err != nil {
@@ -88,5 +112,8 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		cmd.AddCommand(newCmdHelpTopic(t))
 	}
 	withCompletionHelp(cmd)
+	cmd.SetHelpCommand(newCmdHelp())
+	cmdutil.RefuseUnknownSubcommands(cmd)
+	cmdutil.CompletionFlagDefaults(cmd)
 	return cmd
 }

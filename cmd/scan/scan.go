@@ -41,8 +41,9 @@ type Options struct {
 func NewCmdScan(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	cmd := &cobra.Command{
-		Use:   "scan [PATH...|-]",
-		Short: "Find CodeSync API keys in files, archives, images and git history (exit 1 when found)",
+		Use:         "scan [PATH...|-]",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON, output.FormatCSV, FormatSARIF),
+		Short:       "Find CodeSync API keys in files, archives, images and git history (exit 1 when found)",
 		Long: `Find CodeSync API keys (csy_prod_…, csy_dev_…) in files, offline. Folders are
 walked (without .git); tar, tar.gz and zip archives are opened, archives inside
 archives too; "-" reads standard input. With no PATH the current folder is
@@ -104,6 +105,7 @@ pre-commit hook and a CI step.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.GitHistory, "git-history", false, "also scan every commit's patches (git log -p --all)")
 	fl.StringVar(&opts.Image, "image", "", "scan a container image: a `docker save` archive or an OCI image layout")
+	_ = cmd.MarkFlagFilename("image")
 	fl.BoolVar(&opts.Check, "check", false, "ask the server whether each key found is active (sends SHA-256 hashes only)")
 	fl.BoolVar(&opts.Revoke, "revoke", false, "revoke the active keys found that belong to you (implies --check)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "with --revoke: do not ask for confirmation")

@@ -74,6 +74,17 @@ key, and prints four lines for eval:
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.flagSet = cmd.Flags().Changed
+			// a dev server is a sandbox (it mints csy_dev_ keys) unless told otherwise
+			switch env, ok := model.ParseEnvironment(opts.Environment); {
+			case opts.Environment == "" && opts.Dev:
+				opts.Environment = model.EnvSandbox
+			case opts.Environment == "":
+				opts.Environment = model.EnvProduction
+			case !ok:
+				return cmdutil.UsageErrorf("invalid --environment %q: use production or sandbox (prod, dev)", opts.Environment)
+			default:
+				opts.Environment = env
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -84,7 +95,8 @@ key, and prints four lines for eval:
 	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:8787", "address to listen on (port 0 picks a free one)")
 	cmd.PersistentFlags().StringVar(&opts.DB, "db", "", "SQLite database file (required unless --dev)")
 	fl.BoolVar(&opts.Dev, "dev", false, "development mode: throwaway database, dev user and first key")
-	fl.StringVar(&opts.Environment, "environment", model.EnvProduction, "production or sandbox (a sandbox refuses csy_prod_ keys)")
+	fl.StringVar(&opts.Environment, "environment", "", "production or sandbox (prod, dev); a sandbox refuses csy_prod_ keys (default: sandbox with --dev, else production)")
+	_ = cmd.RegisterFlagCompletionFunc("environment", cobra.FixedCompletions([]string{model.EnvProduction, model.EnvSandbox}, cobra.ShellCompDirectiveNoFileComp))
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM)")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	fl.StringVar(&opts.ClientCA, "client-ca", "", "CA (PEM) whose client certificates are required (mutual TLS)")
@@ -100,6 +112,10 @@ key, and prints four lines for eval:
 	fl.BoolVar(&opts.NoLocalLogin, "disable-local-login", false, "sign-in pages offer only the identity providers of --server-config, no password form")
 	fl.StringVar(&opts.OIDCAudience, "oidc-audience", trustedpub.DefaultAudience, "the aud a CI job's ID token must carry to be exchanged (trusted publishing)")
 	fl.StringSliceVar(&opts.TrustedIssuers, "trusted-issuers", trustedpub.DefaultTrustedIssuers, "ID token issuers (https URLs) whose CI jobs may exchange their identity (trusted publishing)")
+	for _, name := range []string{"tls-cert", "tls-key", "client-ca", "secret-scanning-keys"} {
+		_ = cmd.MarkFlagFilename(name)
+	}
+	_ = cmd.MarkPersistentFlagFilename("db")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }

@@ -79,11 +79,12 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 		},
 	}
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List users",
-		Args:  cmdutil.NoArgs,
+		Use:         "list",
+		Annotations: cmdutil.Outputs(output.FormatTable, output.FormatJSON),
+		Short:       "List users",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

@@ -35,9 +35,8 @@ and registry:read on the namespace.`,
 	return cmd
 }
 
-func formatOf(f *cmdutil.Factory) (string, error) {
-	return cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)
-}
+// formats are what every trusted-publisher command prints (-o)
+func formats() map[string]string { return cmdutil.Outputs(output.FormatTable, output.FormatJSON) }
 
 type AddOptions struct {
 	F      *cmdutil.Factory
@@ -48,8 +47,9 @@ type AddOptions struct {
 func NewCmdAdd(f *cmdutil.Factory, runF func(*AddOptions) error) *cobra.Command {
 	opts := &AddOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "add @scope[/name] (--github OWNER/REPO --workflow FILE | --gitlab GROUP/PROJECT | --issuer URL --claim K=V...)",
-		Short: "Trust a CI identity to publish into a namespace",
+		Use:         "add @scope[/name] (--github OWNER/REPO --workflow FILE | --gitlab GROUP/PROJECT | --issuer URL --claim K=V...)",
+		Short:       "Trust a CI identity to publish into a namespace",
+		Annotations: formats(),
 		Long: `Trust a CI identity to publish into @scope (every package of the scope) or
 @scope/name (that package only).
 
@@ -68,7 +68,7 @@ protection rules then gate publishing); --ref REF requires the ref
   $ codesync-cli trusted-publisher add @acme --issuer https://ci.example.com --claim sub=pipeline:acme/tool:main`,
 		Args: cmdutil.ExactArgs(1, "one namespace (@scope or @scope/name)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := formatOf(f)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -135,12 +135,13 @@ type ListOptions struct {
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{F: f}
 	return &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the trusted publishers of your scopes and your organizations' scopes",
-		Args:    cmdutil.NoArgs,
+		Use:         "list",
+		Aliases:     []string{"ls"},
+		Annotations: formats(),
+		Short:       "List the trusted publishers of your scopes and your organizations' scopes",
+		Args:        cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := formatOf(f)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -185,10 +186,11 @@ type RemoveOptions struct {
 func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Command {
 	opts := &RemoveOptions{F: f}
 	return &cobra.Command{
-		Use:     "remove ID",
-		Aliases: []string{"rm"},
-		Short:   "Stop trusting a publisher; the tokens it obtained stop working",
-		Args:    cmdutil.ExactArgs(1, "one trusted publisher ID (see 'trusted-publisher list')"),
+		Use:         "remove ID",
+		Aliases:     []string{"rm"},
+		Annotations: formats(),
+		Short:       "Stop trusting a publisher; the tokens it obtained stop working",
+		Args:        cmdutil.ExactArgs(1, "one trusted publisher ID (see 'trusted-publisher list')"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
@@ -196,7 +198,7 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 			return publisherIDs(f, toComplete), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := formatOf(f)
+			format, err := cmdutil.OutputFormatFor(f, cmd)
 			if err != nil {
 				return err
 			}

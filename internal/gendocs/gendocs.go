@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/codesync/codesync-cli/cmd/root"
+	"github.com/codesync/codesync-cli/pkg/cmdutil"
 )
 
 // Generate writes everything below dir (the repository folder).
@@ -36,7 +37,7 @@ func Generate(cmd *cobra.Command, dir string) error {
 		}
 	}
 	gens := map[string]func(*bytes.Buffer) error{
-		"codesync-cli.bash": func(b *bytes.Buffer) error { return cmd.GenBashCompletionV2(b, true) },
+		"codesync-cli.bash": func(b *bytes.Buffer) error { return cmdutil.GenBashCompletion(cmd, b, true) },
 		"codesync-cli.zsh":  func(b *bytes.Buffer) error { return cmd.GenZshCompletion(b) },
 		"codesync-cli.fish": func(b *bytes.Buffer) error { return cmd.GenFishCompletion(b, true) },
 		"codesync-cli.ps1":  func(b *bytes.Buffer) error { return cmd.GenPowerShellCompletionWithDesc(b) },

@@ -30,6 +30,14 @@ import (
 // authenticated the request, so the CLI can warn before it runs out.
 const CredentialExpiresHeader = "CodeSync-Credential-Expires"
 
+// CredentialExpiry is what the server says about the expiry of the API key
+// that authenticated a request.
+type CredentialExpiry struct {
+	Prefix    string // the token's displayable start
+	ID, Name  string // the key's ID and name ("" from an older server)
+	ExpiresAt time.Time
+}
+
 // TokenSource yields the bearer credential for a request.
 type TokenSource func(ctx context.Context) (string, error)
 
@@ -58,8 +66,8 @@ type Options struct {
 	Retry   RetryPolicy
 	Debug   io.Writer // nil: no trace
 	// OnCredentialExpiry is called with the expiry the server reports for the
-	// credential in use, and the token's displayable prefix.
-	OnCredentialExpiry func(prefix string, t time.Time)
+	// credential in use: its key ID and name, and the token's displayable prefix.
+	OnCredentialExpiry func(CredentialExpiry)
 }
 
 // Client talks to one CodeSync server.
@@ -505,6 +513,9 @@ func (c *Client) decodeError(resp *http.Response) error {
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		he.RetryAfter = parseRetryAfter(ra)
 	}
+	if he.Code == "insufficient_scope" {
+		he.Scopes = challengeScopes(resp.Header.Get("WWW-Authenticate"))
+	}
 	return he
 }
 
@@ -552,7 +563,8 @@ func (c *Client) noteExpiry(resp *http.Response, token string) {
 		return
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		c.opts.OnCredentialExpiry(redact.Prefix(token), t)
+		name, _ := url.PathUnescape(resp.Header.Get("CodeSync-Credential-Name"))
+		c.opts.OnCredentialExpiry(CredentialExpiry{Prefix: redact.Prefix(token), ID: resp.Header.Get("CodeSync-Credential-Id"), Name: name, ExpiresAt: t})
 	}
 }
 
@@ -621,3 +633,25 @@ func (c *Client) PostForm(ctx context.Context, endpoint string, form url.Values,
 // HTTP returns the client's underlying http.Client (TLS settings included),
 // for libraries such as golang.org/x/oauth2 that make their own requests.
 func (c *Client) HTTP() *http.Client { return c.http }
+
+// challengeScopes reads the scope parameter of a Bearer challenge:
+// `Bearer realm="x", error="insufficient_scope", scope="a b"`.
+func challengeScopes(h string) []string {
+	i := strings.Index(h, `scope="`)
+	for i > 0 && h[i-1] != ' ' && h[i-1] != ',' { // not error_scope= or the like
+		j := strings.Index(h[i+1:], `scope="`)
+		if j < 0 {
+			return nil
+		}
+		i += 1 + j
+	}
+	if i < 0 {
+		return nil
+	}
+	rest := h[i+len(`scope="`):]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return nil
+	}
+	return strings.Fields(rest[:end])
+}

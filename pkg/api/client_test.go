@@ -241,3 +241,17 @@ func TestHTMLErrorPage(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestChallengeScopes(t *testing.T) {
+	for h, want := range map[string]string{
+		`Bearer realm="codesync", error="insufficient_scope", scope="registry:publish"`:           "registry:publish",
+		`Bearer realm="codesync", error="insufficient_scope", scope="keys:read registry:publish"`: "keys:read registry:publish",
+		`Bearer realm="codesync", error="invalid_token"`:                                          "",
+		`Bearer error="insufficient_scope",scope="audit:read"`:                                    "audit:read",
+		`Bearer x_scope="no", scope="yes"`:                                                        "yes",
+	} {
+		if got := strings.Join(challengeScopes(h), " "); got != want {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+}

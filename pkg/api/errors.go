@@ -13,6 +13,9 @@ type HTTPError struct {
 	Code        string
 	Description string
 	RetryAfter  time.Duration
+	// Scopes are the scopes an insufficient_scope answer says are missing
+	// (WWW-Authenticate's scope parameter, RFC 6750 §3).
+	Scopes []string
 }
 
 func (e *HTTPError) Error() string {

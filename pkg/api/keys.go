@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"iter"
 	"net/http"
@@ -58,19 +59,28 @@ func (c *Client) CreateKey(ctx context.Context, req model.CreateKeyRequest) (*mo
 // GetKey returns one key.
 func (c *Client) GetKey(ctx context.Context, id string) (*model.Key, error) {
 	var out model.Key
-	return &out, c.Do(ctx, Request{Method: http.MethodGet, Path: "/v1/keys/" + url.PathEscape(id)}, &out)
+	return &out, keyNotFound(c.Do(ctx, Request{Method: http.MethodGet, Path: "/v1/keys/" + url.PathEscape(id)}, &out), id)
 }
 
 // RotateKey rotates a key. idempotencyKey makes the request safe to retry.
 func (c *Client) RotateKey(ctx context.Context, id string, req model.RotateKeyRequest, idempotencyKey string) (*model.RotateKeyResponse, error) {
 	var out model.RotateKeyResponse
-	return &out, c.Do(ctx, Request{Method: http.MethodPost, Path: "/v1/keys/" + url.PathEscape(id) + "/rotate", Body: req, IdempotencyKey: idempotencyKey}, &out)
+	return &out, keyNotFound(c.Do(ctx, Request{Method: http.MethodPost, Path: "/v1/keys/" + url.PathEscape(id) + "/rotate", Body: req, IdempotencyKey: idempotencyKey}, &out), id)
 }
 
 // RevokeKey revokes a key.
 func (c *Client) RevokeKey(ctx context.Context, id string) (*model.Key, error) {
 	var out model.Key
-	return &out, c.Do(ctx, Request{Method: http.MethodDelete, Path: "/v1/keys/" + url.PathEscape(id)}, &out)
+	return &out, keyNotFound(c.Do(ctx, Request{Method: http.MethodDelete, Path: "/v1/keys/" + url.PathEscape(id)}, &out), id)
+}
+
+// keyNotFound names the key in a 404: "no such key key_…".
+func keyNotFound(err error, id string) error {
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		he.Description = "no such key " + id
+	}
+	return err
 }
 
 // ExportOptions select an audit export.

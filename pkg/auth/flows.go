@@ -176,7 +176,8 @@ func WebFlow(ctx context.Context, m *Metadata, o FlowOptions) (*oauth2.Token, er
 	fmt.Fprintf(o.Stderr, "Open this URL in a browser to log in:\n\n  %s\n\n", authURL)
 	if !o.NoBrowser {
 		if err := OpenBrowser(o.Getenv, authURL); err != nil {
-			fmt.Fprintf(o.Stderr, "(could not open a browser: %s)\n", err)
+			// the error itself ("exit status 3" from xdg-open) tells nobody anything
+			fmt.Fprintln(o.Stderr, "(no browser could be opened here: open the URL above in one)")
 		}
 	}
 	timeout := o.Timeout

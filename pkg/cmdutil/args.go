@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,22 +35,51 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// OutputFormat returns the -o format for this command, refusing formats the
-// command does not offer.
-func OutputFormat(f *Factory, allowed ...string) (string, error) {
-	format := f.Flags.Output
-	if format == "" {
-		if cfg, err := f.Config(); err == nil {
-			format = cfg.Output()
+// RefuseUnknownSubcommands makes every command group below root (`key`,
+// `auth`, …) refuse an unknown subcommand with exit 2 and a suggestion, as the
+// root does, instead of printing its help and succeeding: a typo in CI must
+// fail. A group called alone still prints its help.
+func RefuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		RefuseUnknownSubcommands(c)
+		if !c.HasSubCommands() {
+			continue
+		}
+		if c.Runnable() {
+			// a command that runs and has subcommands (server): an argument
+			// it refuses is most likely a mistyped subcommand
+			if orig := c.Args; orig != nil {
+				c.Args = func(cmd *cobra.Command, args []string) error {
+					if err := orig(cmd, args); err != nil {
+						if len(args) > 0 {
+							return UnknownCommandError(cmd, args[0])
+						}
+						return err
+					}
+					return nil
+				}
+			}
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return UnknownCommandError(cmd, args[0])
 		}
 	}
-	if format == "" {
-		format = "table"
+}
+
+// UnknownCommandError is "unknown command "x" for "parent"" with cobra's
+// suggestions: exit 2.
+func UnknownCommandError(parent *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, parent.CommandPath())
+	if parent.SuggestionsMinimumDistance <= 0 {
+		parent.SuggestionsMinimumDistance = 2
 	}
-	for _, a := range allowed {
-		if a == format {
-			return format, nil
-		}
+	if s := parent.SuggestionsFor(name); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 	}
-	return "", UsageErrorf("invalid output format %q: use %s", format, strings.Join(allowed, ", "))
+	return &ExitError{Code: ExitUsage, ErrCode: "usage", Msg: msg, Hint: fmt.Sprintf("run '%s --help' for the commands", parent.CommandPath())}
 }

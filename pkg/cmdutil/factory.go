@@ -14,6 +14,7 @@ import (
 // GlobalFlags are the root command's persistent flags.
 type GlobalFlags struct {
 	Server, Profile, Output, Config, Timeout string
+	JQ                                       string
 	ClientCert, ClientKey, CACert            string
 	NoColor, Debug                           bool
 }

@@ -117,13 +117,17 @@ func New(ctx context.Context, version string, ios *iostreams.IOStreams, getenv f
 			o.Token = res.Token
 			o.Reauth = res.Reauth
 			warned := false
-			o.OnCredentialExpiry = func(prefix string, t time.Time) {
-				left := t.Sub(f.Now())
+			o.OnCredentialExpiry = func(e api.CredentialExpiry) {
+				left := e.ExpiresAt.Sub(f.Now())
 				if warned || left > 14*24*time.Hour || left <= 0 {
 					return
 				}
 				warned = true
-				fmt.Fprintf(ios.ErrOut, "warning: the key %s… expires %s; rotate it with 'codesync-cli key rotate'\n", prefix, output.RelativeTime(f.Now(), t))
+				which, id := e.Prefix+"…", "ID"
+				if e.ID != "" {
+					which, id = fmt.Sprintf("%s (%s, %s…)", e.ID, e.Name, e.Prefix), e.ID
+				}
+				fmt.Fprintf(ios.ErrOut, "warning: the key %s expires %s; rotate it with 'codesync-cli key rotate %s'\n", which, output.RelativeTime(f.Now(), e.ExpiresAt), id)
 			}
 		}
 		c, err := api.New(o)

@@ -3,6 +3,8 @@
 package output
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
 	"github.com/codesync/codesync-cli/pkg/iostreams"
@@ -25,7 +28,15 @@ const (
 
 // JSON writes v as JSON: indented on a terminal, compact when piped. Field
 // order is the struct's, so it is stable.
+// With --jq the document is filtered instead (see JQ).
 func JSON(io *iostreams.IOStreams, v any) error {
+	if expr := io.JQ(); expr != "" {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return JQ(context.Background(), io.Out, bytes.NewReader(b), expr)
+	}
 	enc := json.NewEncoder(io.Out)
 	enc.SetEscapeHTML(false)
 	if io.IsStdoutTTY() {
@@ -71,7 +82,14 @@ var (
 
 // Render writes the table: styled on a colour terminal, else plain text
 // aligned with two spaces between columns (what `gh` prints when piped).
+//
+// On a terminal the table fits its width: the widest cells are cut with "…",
+// as gh does (the first column, an ID or a time, is kept whole). Piped output
+// is never cut.
 func (t *Table) Render(ios *iostreams.IOStreams) error {
+	if w := ios.Width(); w > 0 {
+		t.fit(w)
+	}
 	if !ios.ColorEnabled() {
 		tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
@@ -108,4 +126,64 @@ func (t *Table) Render(ios *iostreams.IOStreams) error {
 		})
 	_, err := fmt.Fprintln(ios.Out, tbl.Render())
 	return err
+}
+
+// colGap is the space between columns.
+const colGap = 2
+
+// minCol is the narrowest a cut column becomes.
+const minCol = 6
+
+// fit cuts the widest columns until every line is at most width wide.
+func (t *Table) fit(width int) {
+	n := len(t.Header)
+	for _, r := range t.Rows {
+		n = max(n, len(r))
+	}
+	if n == 0 {
+		return
+	}
+	widths := make([]int, n)
+	measure := func(cells []string) {
+		for i, c := range cells {
+			widths[i] = max(widths[i], ansi.StringWidth(c))
+		}
+	}
+	measure(t.Header)
+	for _, r := range t.Rows {
+		measure(r)
+	}
+	total := func() int {
+		s := 0
+		for _, w := range widths {
+			s += w + colGap
+		}
+		return s
+	}
+	cut := false
+	for total() > width {
+		widest := -1
+		for i := 1; i < n; i++ {
+			if widths[i] > minCol && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break // nothing left to cut: let the terminal wrap
+		}
+		widths[widest]--
+		cut = true
+	}
+	if !cut {
+		return
+	}
+	shorten := func(cells []string) {
+		for i := range cells {
+			cells[i] = ansi.Truncate(cells[i], widths[i], "…")
+		}
+	}
+	shorten(t.Header)
+	for _, r := range t.Rows {
+		shorten(r)
+	}
 }

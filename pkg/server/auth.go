@@ -20,6 +20,7 @@ type Credential struct {
 	Type        string // model.Credential*
 	ID          string // key id, token id or JWT id
 	Prefix      string // displayable start of the token
+	Name        string // the API key's name ("" for other credentials)
 	User        *store.User
 	Scopes      []string
 	ExpiresAt   time.Time
@@ -120,5 +121,6 @@ func (s *Server) authAPIKey(ctx context.Context, tok string) (*Credential, *apiE
 	return &Credential{
 		Type: model.CredentialAPIKey, ID: k.ID, Prefix: k.Prefix, User: u, Scopes: k.Scopes,
 		ExpiresAt: k.ExpiresAt, Environment: k.Environment, CIDRs: k.CIDRs, Namespaces: k.Namespaces, RateClass: env,
+		Name: k.Name,
 	}, nil
 }

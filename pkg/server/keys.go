@@ -289,6 +289,9 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		Authorize: func(old *store.KeyRecord) error {
 			ask := policy.Request{Grant: policy.Grant{Scopes: old.Scopes, Namespaces: old.Namespaces, CIDRs: old.CIDRs,
 				Environment: old.Environment, ExpiresAt: askExpiry}}
+			// no expires_in: the replacement gets the old key's lifetime
+			// (still cut to the rotating credential's expiry)
+			ask.DefaultLife = min(max(old.ExpiresAt.Sub(old.CreatedAt), keyrules.MinExpiry), keyrules.MaxExpiry)
 			what = "a rotation of " + old.ID
 			if grant, refusal, refused = s.checkCeiling(c.Ceiling(), ask, org); refused != nil {
 				return errEscalation
@@ -338,7 +341,10 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("key")
 	case errors.Is(err, store.ErrAlreadyRevoked):
-		return errf(http.StatusConflict, "already_revoked", "the key is revoked or already rotated: rotate its replacement instead")
+		if k, kerr := s.store.KeyByID(r.Context(), c.User.ID, r.PathValue("id")); kerr == nil && k.RotatedTo != nil {
+			return errf(http.StatusConflict, "already_revoked", "the key %s was already rotated: rotate its replacement %s instead", k.ID, *k.RotatedTo)
+		}
+		return errf(http.StatusConflict, "already_revoked", "the key %s is revoked", r.PathValue("id"))
 	case errors.Is(err, store.ErrIdempotencyKey):
 		return errf(http.StatusUnprocessableEntity, "invalid_request", "this Idempotency-Key was used for another request")
 	case errors.Is(err, store.ErrIdempotencyCredential):

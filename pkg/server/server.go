@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -282,6 +283,9 @@ func (s *Server) auth(scope string, h authed) http.HandlerFunc {
 		}
 		if !c.ExpiresAt.IsZero() && c.Type == model.CredentialAPIKey {
 			w.Header().Set("CodeSync-Credential-Expires", c.ExpiresAt.UTC().Format(time.RFC3339))
+			// which key, so the CLI's expiry warning can name it
+			w.Header().Set("CodeSync-Credential-Id", c.ID)
+			w.Header().Set("CodeSync-Credential-Name", url.PathEscape(c.Name))
 		}
 		s.recordUse(r.Context(), c, remoteAddr(r))
 		if e := h(w, r, c); e != nil {
