@@ -586,6 +586,84 @@ func (a *apiSession) exerciseLeaks(dev string, reporter *ecdsa.PrivateKey) {
 		"GITHUB-PUBLIC-KEY-IDENTIFIER", "other-key", "GITHUB-PUBLIC-KEY-SIGNATURE", base64.StdEncoding.EncodeToString(sig))
 }
 
+// exerciseOrgs drives every organization operation: roles, scopes, the
+// policy (and a key refused by it), a member's key revoked by the owner, the
+// organization's export and log, offboarding.
+func (a *apiSession) exerciseOrgs(ts *testServer) {
+	t := a.t
+	owner := mintKey(t, ts, "dev", model.EnvSandbox, "orgs:read", "orgs:write", "npm:scope:write", "keys:read", "audit:read")
+	mia := mintKey(t, ts, "mia", model.EnvSandbox, "orgs:read", "orgs:write", "keys:read", "keys:write", "registry:read")
+	aud := mintKey(t, ts, "aud", model.EnvSandbox, "orgs:read", "orgs:write", "keys:read", "audit:read")
+	const org = "/v1/orgs/acme-corp"
+	a.json("POST", "/v1/orgs", "/v1/orgs", owner, map[string]any{"slug": "acme-corp", "name": "Acme Corp"}, 201)
+	a.json("POST", "/v1/orgs", "/v1/orgs", owner, map[string]any{"slug": "acme-corp"}, 409)
+	a.json("POST", "/v1/orgs", "/v1/orgs", owner, map[string]any{"slug": "Not A Slug"}, 400)
+	a.json("POST", "/v1/orgs", "/v1/orgs", dev(ts), map[string]any{"slug": "nope"}, 403) // lacks orgs:write
+	a.json("GET", "/v1/orgs", "/v1/orgs", owner, nil, 200)
+	a.json("GET", "/v1/orgs/{slug}", org, owner, nil, 200)
+	a.json("GET", "/v1/orgs/{slug}", "/v1/orgs/nope", owner, nil, 404)
+
+	a.json("PUT", "/v1/orgs/{slug}/namespaces/{scope}", org+"/namespaces/@acme-corp", owner, nil, 201)
+	a.json("PUT", "/v1/orgs/{slug}/namespaces/{scope}", org+"/namespaces/@acme-corp", owner, nil, 409)
+	a.json("PUT", "/v1/orgs/{slug}/namespaces/{scope}", org+"/namespaces/nope", owner, nil, 400)
+	a.json("GET", "/v1/orgs/{slug}/namespaces", org+"/namespaces", owner, nil, 200)
+
+	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "mia"}, 201)
+	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "aud", "role": "auditor"}, 201)
+	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "mia"}, 409)
+	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "nobody"}, 404)
+	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "mia", "role": "boss"}, 400)
+	a.json("GET", "/v1/orgs/{slug}/members", org+"/members", aud, nil, 200)
+	a.json("PATCH", "/v1/orgs/{slug}/members/{user}", org+"/members/mia", owner, map[string]any{"role": "admin"}, 200)
+	a.json("PATCH", "/v1/orgs/{slug}/members/{user}", org+"/members/dev", owner, map[string]any{"role": "member"}, 409) // the last owner
+	a.json("PATCH", "/v1/orgs/{slug}/members/{user}", org+"/members/mia", aud, map[string]any{"role": "owner"}, 403)
+
+	a.json("GET", "/v1/orgs/{slug}/policy", org+"/policy", aud, nil, 200)
+	a.json("PATCH", "/v1/orgs/{slug}/policy", org+"/policy", owner, map[string]any{"max_lifetime_seconds": 30 * 86400,
+		"allowed_scopes": []string{"registry:read", "registry:publish"}, "required_cidrs": []string{"127.0.0.0/8"}, "audit_token_used": true}, 200)
+	a.json("PATCH", "/v1/orgs/{slug}/policy", org+"/policy", owner, map[string]any{}, 400)
+	a.json("PATCH", "/v1/orgs/{slug}/policy", org+"/policy", aud, map[string]any{"max_keys": 3}, 403)
+	// a key that breaks the policy is refused, naming the rule; one inside it works
+	refused := a.json("POST", "/v1/keys", "/v1/keys", mia, map[string]any{"name": "long", "scopes": []string{"registry:read"},
+		"expires_in": 60 * 86400, "namespaces": []string{"@acme-corp"}, "cidrs": []string{"127.0.0.0/8"}}, 403)
+	if refused["error"] != "policy_violation" || !strings.Contains(fmt.Sprint(refused["error_description"]), "max-lifetime") {
+		t.Fatalf("a key beyond max-lifetime: %v", refused)
+	}
+	k := a.json("POST", "/v1/keys", "/v1/keys", mia, map[string]any{"name": "ci", "scopes": []string{"registry:read"},
+		"expires_in": 30 * 86400, "namespaces": []string{"@acme-corp"}, "cidrs": []string{"127.0.0.0/8"}}, 201)
+	kid, _ := k["id"].(string)
+	a.json("DELETE", "/v1/orgs/{slug}/members/{user}/keys/{id}", org+"/members/mia/keys/"+kid, owner, nil, 200)
+	a.json("DELETE", "/v1/orgs/{slug}/members/{user}/keys/{id}", org+"/members/mia/keys/"+kid, owner, nil, 409)
+	a.json("DELETE", "/v1/orgs/{slug}/members/{user}/keys/{id}", org+"/members/mia/keys/key_nope", owner, nil, 404)
+
+	// the organization's export and log: every member's keys that reach it
+	for _, q := range []string{"?org=acme-corp", "?org=acme-corp&format=json&include_events=true", "?org=acme-corp&format=ndjson", "?org=acme-corp&format=csv"} {
+		if s := a.do("GET", "/v1/keys/export", "/v1/keys/export"+q, aud, nil, ""); s.status != 200 {
+			t.Fatalf("export%s: %d %s", q, s.status, s.body)
+		}
+	}
+	a.json("GET", "/v1/keys/export", "/v1/keys/export?org=nope", aud, nil, 404)
+	a.json("GET", "/v1/audit/events", "/v1/audit/events?org=acme-corp", aud, nil, 200)
+	a.json("GET", "/v1/audit/events", "/v1/audit/events?org=acme-corp&type=member:added,policy:changed&limit=1", owner, nil, 200)
+
+	// offboarding, releasing a scope, deleting an organization
+	a.json("DELETE", "/v1/orgs/{slug}/members/{user}", org+"/members/aud", owner, nil, 200)
+	a.json("DELETE", "/v1/orgs/{slug}/members/{user}", org+"/members/aud", owner, nil, 404)
+	a.do("DELETE", "/v1/orgs/{slug}/namespaces/{scope}", org+"/namespaces/@acme-corp", owner, nil, "")
+	if s := a.samples[len(a.samples)-1]; s.status != 204 {
+		t.Fatalf("release a scope: %d %s", s.status, s.body)
+	}
+	a.json("DELETE", "/v1/orgs/{slug}/namespaces/{scope}", org+"/namespaces/@acme-corp", owner, nil, 404)
+	a.json("POST", "/v1/orgs", "/v1/orgs", owner, map[string]any{"slug": "short-lived"}, 201)
+	a.json("DELETE", "/v1/orgs/{slug}", "/v1/orgs/short-lived", mia, nil, 404) // not a member
+	a.do("DELETE", "/v1/orgs/{slug}", "/v1/orgs/short-lived", owner, nil, "")
+	if s := a.samples[len(a.samples)-1]; s.status != 204 {
+		t.Fatalf("delete an organization: %d %s", s.status, s.body)
+	}
+}
+
+func dev(ts *testServer) string { return ts.Token }
+
 func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	spec := loadSpec(t)
 	// the dev key's rate (10/s) would cut the session short
@@ -600,6 +678,7 @@ func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	a.exercise(ts)
 	a.exerciseLeaks(ts.Token, reporter)
+	a.exerciseOrgs(ts)
 
 	// rate limits: a second server with a tiny anonymous rate
 	slow := startServer(t, server.Config{AnonRate: 1})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -60,7 +61,7 @@ func seedKeys(t *testing.T, ts *testServer, user string, n int) string {
 
 // stalledExport starts an export whose client never reads: a raw connection
 // with a tiny receive buffer that sends the request and then just waits.
-func stalledExport(t *testing.T, addr, tok string) net.Conn {
+func stalledExport(t *testing.T, addr, tok, query string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -74,7 +75,7 @@ func stalledExport(t *testing.T, addr, tok string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "GET /v1/keys/export?format=json HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, tok)
+	fmt.Fprintf(conn, "GET /v1/keys/export?format=json%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", query, addr, tok)
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
@@ -82,24 +83,64 @@ func stalledExport(t *testing.T, addr, tok string) net.Conn {
 // Finding 6: eight exports whose clients never read do not freeze the
 // server: health answers in under 100 ms and another user's key list works.
 func TestE2ESlowExportClientsDoNotFreezeTheServer(t *testing.T) {
+	slowExportsDoNotFreeze(t, false)
+}
+
+// The same with organization exports (?org=): each user owns an
+// organization whose scope their keys reach, and exports all its members'
+// keys.
+func TestE2ESlowOrgExportClientsDoNotFreezeTheServer(t *testing.T) {
+	slowExportsDoNotFreeze(t, true)
+}
+
+func slowExportsDoNotFreeze(t *testing.T, org bool) {
 	if testing.Short() {
-		t.Skip("seeds 12,000 keys")
+		t.Skip("seeds 8,000 keys")
 	}
 	ts := startServer(t, server.Config{ProdRate: 1000, DevRate: 1000, AnonRate: 1000})
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	// four users, two exports each (the most one user may run at a time),
 	// each export ~6 MB: more than the socket buffers of a connection whose
 	// reader never reads hold
-	var toks []string
+	var toks, queries []string
 	for u := range 4 {
-		toks = append(toks, seedKeys(t, ts, fmt.Sprintf("exporter%d", u), 2000))
+		user := fmt.Sprintf("exporter%d", u)
+		toks = append(toks, seedKeys(t, ts, user, 2000))
+		query := ""
+		if org {
+			// the organization owns a scope every seeded key reaches
+			ot := mintKey(t, ts, user, model.EnvSandbox, "orgs:read", "orgs:write", "npm:scope:write")
+			slug := fmt.Sprintf("exporg%d", u)
+			if st, code, body := call(t, "POST", ts.URL+"/v1/orgs", ot, `{"slug":"`+slug+`"}`); st != 201 {
+				t.Fatalf("create org: %d %s %s", st, code, body)
+			}
+			if st, code, body := call(t, "PUT", ts.URL+fmt.Sprintf("/v1/orgs/%s/namespaces/@acme-namespace-%03d", slug, u), ot, ""); st != 201 {
+				t.Fatalf("claim scope: %d %s %s", st, code, body)
+			}
+			query = "&org=" + slug
+		}
+		queries = append(queries, query)
 	}
-	for _, tok := range toks {
-		stalledExport(t, addr, tok)
-		stalledExport(t, addr, tok)
+	if org { // the organization export holds what the user export does
+		req, _ := http.NewRequest("GET", ts.URL+"/v1/keys/export?format=ndjson"+queries[0], nil)
+		req.Header.Set("Authorization", "Bearer "+toks[0])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		// the 2000 seeded keys and the two minted ones (no namespaces: they reach every scope)
+		if n := strings.Count(string(b), "\n"); res.StatusCode != 200 || n != 2002 {
+			t.Fatalf("organization export: %d, %d keys, want 2002", res.StatusCode, n)
+		}
+	}
+	for i, tok := range toks {
+		stalledExport(t, addr, tok, queries[i])
+		stalledExport(t, addr, tok, queries[i])
 	}
 	thirdExport := func() int {
-		req, _ := http.NewRequest("GET", ts.URL+"/v1/keys/export?format=json", nil)
+		req, _ := http.NewRequest("GET", ts.URL+"/v1/keys/export?format=json"+queries[0], nil)
 		req.Header.Set("Authorization", "Bearer "+toks[0])
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -1,8 +1,10 @@
 // Package orgpolicy is an organization's policy over the keys of its members:
 // maximum lifetime, allowed scopes, required CIDR allow-list, maximum active
-// keys per member. Check is the one pure function the server calls at key
-// creation and rotation (and Violations when a policy is tightened); it reads
-// nothing but its arguments, so it can join any wider ceiling check unchanged.
+// keys per member. Rule makes the policies of a member's organizations one
+// more policy.Rule of the one ceiling rule (policy.Apply), which key creation,
+// rotation, JWT key registration and JWT verification call; Violations lists
+// what existing keys break when a policy is tightened. Everything here reads
+// nothing but its arguments.
 package orgpolicy
 
 import (
@@ -11,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/codesync/codesync-cli/pkg/policy"
 )
 
 // Rule names, as `org policy set` spells its flags; a policy_violation names one.
@@ -168,4 +172,71 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/day)
 	}
 	return d.String()
+}
+
+// Org is one organization of a member as the ceiling rule sees it.
+type Org struct {
+	Slug   string
+	Policy Policy
+	Scopes []string // the npm scopes it owns (@scope)
+	// ActiveKeys is how many other active keys of the member reach the
+	// organization (counted only when the grant is a new API key).
+	ActiveKeys int
+}
+
+// Rule is the organizations' part of the one ceiling rule (policy.Apply):
+// every organization whose scopes the grant reaches bounds it by its policy.
+// now is the request's time (a grant's lifetime runs from it). keys says the
+// grant is a new API key (a create or a rotation): then max-lifetime and
+// max-keys apply as well as allowed-scopes and required-cidrs; a JWT signing
+// key registration is checked against allowed-scopes and required-cidrs.
+//
+// Refusing (narrow false), the first rule broken is a policy.Error with
+// policy.CodePolicyViolation whose Limit is the rule's name. Narrowing (a
+// JWT's claims), the grant is cut down instead: its scopes to the allowed
+// ones, its CIDRs into the required networks, its expiry to max-lifetime.
+func Rule(orgs []Org, now time.Time, keys bool) policy.Rule {
+	return policy.RuleFunc(func(c policy.Ceiling, g policy.Grant, narrow bool) (policy.Grant, error) {
+		for _, o := range orgs {
+			if !Reaches(g.Namespaces, o.Scopes) {
+				continue
+			}
+			if narrow {
+				g = narrowTo(o.Policy, g, now)
+				continue
+			}
+			pg := Grant{Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs}
+			p := o.Policy
+			if keys {
+				pg.Lifetime, pg.ActiveKeys = g.ExpiresAt.Sub(now), o.ActiveKeys
+			} else {
+				p.MaxLifetime, p.MaxKeys = 0, 0
+			}
+			if v := violations(o.Slug, p, pg, true); len(v) > 0 {
+				return policy.Grant{}, &policy.Error{Code: policy.CodePolicyViolation, Limit: v[0].Rule, Msg: v[0].Error()}
+			}
+		}
+		return g, nil
+	})
+}
+
+// narrowTo cuts g down to what policy p allows, through the same bounds as a
+// credential's ceiling: the policy read as a ceiling.
+func narrowTo(p Policy, g policy.Grant, now time.Time) policy.Grant {
+	pc := policy.Ceiling{Owner: g.Owner, Scopes: g.Scopes, CIDRs: p.RequiredCIDRs, Environment: g.Environment}
+	if p.AllowedScopes != nil {
+		pc.Scopes = p.AllowedScopes
+	}
+	if p.MaxLifetime > 0 {
+		pc.ExpiresAt = now.Add(p.MaxLifetime)
+	}
+	out, err := policy.Apply(pc, policy.Request{Grant: g, Now: now, Narrow: true})
+	if err != nil { // cannot happen: narrowing refuses only another owner
+		out = g
+		out.Scopes = []string{}
+	}
+	if p.RequiredCIDRs != nil && len(p.RequiredCIDRs) == 0 {
+		out.CIDRs = []string{policy.NoNetwork} // required inside no network: usable nowhere
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
+	"github.com/codesync/codesync-cli/pkg/orgpolicy"
 	"github.com/codesync/codesync-cli/pkg/policy"
 )
 
@@ -176,4 +178,95 @@ func TestOrganizationRuleRunsInTheSameCall(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != policy.CodePolicyViolation {
 		t.Fatalf("want a policy violation, got %v", err)
 	}
+}
+
+// drawOrgs draws a member's organizations: the scopes each owns and a random
+// policy (each setting unset or drawn).
+func drawOrgs(t *rapid.T) []orgpolicy.Org {
+	var orgs []orgpolicy.Org
+	for i := range rapid.IntRange(0, 2).Draw(t, "orgs") {
+		o := orgpolicy.Org{Slug: fmt.Sprint("org", i), Scopes: subset(t, "org_scopes", []string{"@a", "@b", "@c"})}
+		if rapid.Bool().Draw(t, "has_allowed") {
+			o.Policy.AllowedScopes = subset(t, "allowed", keyrules.Scopes)
+		}
+		if rapid.Bool().Draw(t, "has_required") {
+			o.Policy.RequiredCIDRs = subset(t, "required", cidrUniverse)
+		}
+		if rapid.Bool().Draw(t, "has_lifetime") {
+			o.Policy.MaxLifetime = time.Duration(rapid.Int64Range(1, 400).Draw(t, "max_days")) * 24 * time.Hour
+		}
+		if rapid.Bool().Draw(t, "has_max_keys") {
+			o.Policy.MaxKeys = rapid.IntRange(1, orgpolicy.MaxKeysCeiling).Draw(t, "max_keys")
+			o.ActiveKeys = rapid.IntRange(0, orgpolicy.MaxKeysCeiling).Draw(t, "active_keys")
+		}
+		orgs = append(orgs, o)
+	}
+	return orgs
+}
+
+// withinPolicies checks, apart from the rule's own logic, that g breaks no
+// policy of an organization it reaches.
+// keys: g is a new API key (max-keys applies); lifetime: its expiry is
+// bounded by max-lifetime (a key, or a narrowed JWT).
+func withinPolicies(t *rapid.T, orgs []orgpolicy.Org, g policy.Grant, keys, lifetime bool) {
+	for _, o := range orgs {
+		if !orgpolicy.Reaches(g.Namespaces, o.Scopes) {
+			continue
+		}
+		p := o.Policy
+		if p.AllowedScopes != nil {
+			for _, s := range g.Scopes {
+				if !slices.Contains(p.AllowedScopes, s) {
+					t.Fatalf("%s: scope %s beyond allowed %v", o.Slug, s, p.AllowedScopes)
+				}
+			}
+		}
+		if p.RequiredCIDRs != nil {
+			if len(g.CIDRs) == 0 {
+				t.Fatalf("%s: usable from anywhere under required-cidrs %v", o.Slug, p.RequiredCIDRs)
+			}
+			for _, a := range addrSamples {
+				addr := netip.MustParseAddr(a)
+				if keyrules.AllowedFrom(g.CIDRs, addr) && !keyrules.AllowedFrom(p.RequiredCIDRs, addr) {
+					t.Fatalf("%s: CIDRs %v allow %s, required-cidrs %v do not", o.Slug, g.CIDRs, a, p.RequiredCIDRs)
+				}
+			}
+		}
+		if lifetime && p.MaxLifetime > 0 && g.ExpiresAt.After(now.Add(p.MaxLifetime)) {
+			t.Fatalf("%s: expiry %s beyond max-lifetime %s", o.Slug, g.ExpiresAt, p.MaxLifetime)
+		}
+		if keys && p.MaxKeys > 0 && o.ActiveKeys >= p.MaxKeys {
+			t.Fatalf("%s: a key given at %d of max-keys %d", o.Slug, o.ActiveKeys, p.MaxKeys)
+		}
+	}
+}
+
+// TestPropertyGrantsNeverExceedCeilingAndPolicies: with random organization
+// policies added as the organizations' Rule, what Apply gives is inside the
+// ceiling and inside the policy of every organization the grant reaches
+// (ceiling ∩ policy), for keys (create, rotate), JWT key registrations and
+// narrowed JWTs; and a refusal names its limit.
+func TestPropertyGrantsNeverExceedCeilingAndPolicies(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		c := drawCeiling(t)
+		orgs := drawOrgs(t)
+		r := drawRequest(t)
+		keys := !r.Narrow && rapid.Bool().Draw(t, "api_key") // else a JWT key registration
+		g, err := policy.Apply(c, r, orgpolicy.Rule(orgs, now, keys))
+		if err != nil {
+			var pe *policy.Error
+			if !errors.As(err, &pe) || pe.Limit == "" || pe.Msg == "" {
+				t.Fatalf("refusal without a named limit: %#v", err)
+			}
+			if r.Narrow && pe.Limit != "owner" {
+				t.Fatalf("narrowing refused: %v", err)
+			}
+			if pe.Code == policy.CodePolicyViolation && !slices.Contains([]string{orgpolicy.RuleMaxLifetime, orgpolicy.RuleAllowedScopes, orgpolicy.RuleRequiredCIDRs, orgpolicy.RuleMaxKeys}, pe.Limit) {
+				t.Fatalf("policy violation names no rule: %#v", pe)
+			}
+			return
+		}
+		within(t, c, g)
+		withinPolicies(t, orgs, g, keys, keys || r.Narrow)
+	})
 }

@@ -176,10 +176,17 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 	}
 	// effective rights: the claims intersected with the ceiling recorded
 	// with the signing key
-	g, err := policy.Apply(jwtKeyCeiling(key), policy.Request{Now: s.now(), Narrow: true,
-		Grant: policy.Grant{Scopes: scopes, ExpiresAt: claims.ExpiresAt.Time}}, s.cfg.Rules...)
+	// and the policies of the organizations it reaches: the one ceiling rule
+	org, err := s.orgLimitsFor(r.Context(), key.UserID, false, "")
 	if err != nil {
-		return nil, invalidToken("invalid JWT: " + err.Error())
+		return nil, s.internal(err)
+	}
+	g, refusal, e := s.checkCeiling(jwtKeyCeiling(key), policy.Request{Narrow: true,
+		Grant: policy.Grant{Scopes: scopes, ExpiresAt: claims.ExpiresAt.Time}}, org)
+	if refusal != nil {
+		return nil, invalidToken("invalid JWT: " + refusal.Msg)
+	} else if e != nil {
+		return nil, e
 	}
 	if !s.now().Before(g.ExpiresAt) {
 		return nil, invalidToken("invalid JWT: the credential that registered its signing key has expired: register the key again")

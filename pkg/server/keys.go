@@ -20,7 +20,6 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
-	"github.com/codesync/codesync-cli/pkg/orgpolicy"
 	"github.com/codesync/codesync-cli/pkg/policy"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/token"
@@ -96,15 +95,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *Credential
 	if req.Environment == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
 		return badRequest("this sandbox server issues only sandbox keys")
 	}
-	g, e := s.bound(r, c, ask, "a new key")
+	g, e := s.boundKey(r, c, ask, "a new key")
 	if e != nil {
 		return e
 	}
 	if g.Environment == model.EnvProduction && s.cfg.Environment == model.EnvSandbox {
 		g.Environment = model.EnvSandbox
-	}
-	if e := s.checkOrgPolicy(r.Context(), c, orgpolicy.Grant{Scopes: g.Scopes, Namespaces: g.Namespaces, CIDRs: g.CIDRs, Lifetime: g.ExpiresAt.Sub(now)}, ""); e != nil {
-		return e
 	}
 	tokEnv := "prod"
 	if g.Environment == model.EnvSandbox {
@@ -265,12 +261,11 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 		}
 		askExpiry = now.Add(d)
 	}
-	lifetime := keyrules.DefExpiry // what the replacement asks for at most
-	if !askExpiry.IsZero() {
-		lifetime = askExpiry.Sub(now)
-	}
-	if e := s.checkOrgPolicyRotate(r, c, r.PathValue("id"), lifetime); e != nil {
-		return e
+	// the organizations' policies, read before the rotation's transaction
+	// (the replacement does not count the key it replaces)
+	org, err := s.orgLimitsFor(r.Context(), c.User.ID, true, r.PathValue("id"))
+	if err != nil {
+		return s.internal(err)
 	}
 	var idem *store.Idem
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
@@ -295,7 +290,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, c *Credential
 			ask := policy.Request{Grant: policy.Grant{Scopes: old.Scopes, Namespaces: old.Namespaces, CIDRs: old.CIDRs,
 				Environment: old.Environment, ExpiresAt: askExpiry}}
 			what = "a rotation of " + old.ID
-			if grant, refusal, refused = s.checkCeiling(c, ask); refused != nil {
+			if grant, refusal, refused = s.checkCeiling(c.Ceiling(), ask, org); refused != nil {
 				return errEscalation
 			}
 			return nil

@@ -52,9 +52,13 @@ func (s *Server) orgExportSource(r *http.Request, c *Credential, slug string, si
 		return nil, e
 	}
 	ctx := r.Context()
+	scopes, err := s.store.OrgScopes(ctx, o.ID)
+	if err != nil {
+		return nil, s.internal(err)
+	}
 	src := &exportSource{}
 	src.forEachKey = func(fn func(*store.KeyRecord) error) error {
-		return s.store.ForEachOrgKey(ctx, o.ID, since, func(k *store.KeyRecord, _ string) error { return fn(k) })
+		return s.forEachOrgKeyPaged(ctx, o.ID, scopes, since, fn)
 	}
 	src.summarize = func() (model.ExportSummary, error) {
 		var m model.ExportSummary
@@ -79,9 +83,65 @@ func (s *Server) orgExportSource(r *http.Request, c *Credential, slug string, si
 		return nil, s.internal(err)
 	}
 	src.forEachEvent = func(fn func(*store.Event) error) error {
-		return s.store.ForEachOrgEvent(ctx, store.OrgEventFilter{OrgID: o.ID, Since: since, Include: include}, fn)
+		return s.forEachOrgEventPaged(ctx, store.OrgEventFilter{OrgID: o.ID, Since: since, Include: include}, fn)
 	}
 	return src, nil
+}
+
+// forEachOrgKeyPaged calls fn for every key of the organization's members
+// that reaches its scopes, changed since, a page at a time like
+// forEachKeyPaged: no database connection is held while fn writes to a
+// client, however slow.
+func (s *Server) forEachOrgKeyPaged(ctx context.Context, orgID int64, scopes []string, since time.Time, fn func(*store.KeyRecord) error) error {
+	var after int64
+	for {
+		page, err := s.store.OrgKeysPage(ctx, orgID, since, after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, k := range page {
+			if !orgpolicy.Reaches(k.Namespaces, scopes) {
+				continue
+			}
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// forEachOrgEventPaged calls fn for the organization's events selected by
+// f, a page at a time: f.Include (which reads the database) and fn run after
+// each page is read and its connection handed back.
+func (s *Server) forEachOrgEventPaged(ctx context.Context, f store.OrgEventFilter, fn func(*store.Event) error) error {
+	include := f.Include
+	f.Include, f.Limit = nil, exportPage
+	for {
+		page := make([]*store.Event, 0, exportPage)
+		err := s.store.ForEachOrgEvent(ctx, f, func(e *store.Event) error {
+			page = append(page, e)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if !e.OrgEvent && include != nil && !include(e) {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		f.AfterSeq = page[len(page)-1].Seq
+	}
 }
 
 // memberKeyEvents are the member events an organization's log always holds
@@ -150,7 +210,7 @@ func (s *Server) listOrgEvents(w http.ResponseWriter, r *http.Request, c *Creden
 	out := model.EventList{Events: []model.Event{}}
 	var lastSeq int64
 	errStop := errors.New("page full")
-	err = s.store.ForEachOrgEvent(r.Context(), f, func(ev *store.Event) error {
+	err = s.forEachOrgEventPaged(r.Context(), f, func(ev *store.Event) error {
 		if len(out.Events) == limit {
 			next := encodeCursor(lastSeq)
 			out.NextCursor = &next

@@ -82,10 +82,6 @@ func forbidden(format string, a ...any) *apiError {
 	return errf(http.StatusForbidden, "forbidden", format, a...)
 }
 
-func policyViolation(err error) *apiError {
-	return errf(http.StatusForbidden, "policy_violation", "%s", err.Error())
-}
-
 // orgFor loads the organization in the path and the caller's role in it. A
 // non-member learns nothing: not_found, as for an organization that does not
 // exist.
@@ -662,47 +658,6 @@ func (s *Server) policyMarks(k *store.KeyRecord) []string {
 		return []string{}
 	}
 	return v
-}
-
-// checkOrgPolicy is the organizations' part of the ceiling on a new key: the
-// policy of every organization of the caller that the key would reach (a key
-// without namespaces reaches them all). excludeKeyID is a rotation's old key,
-// which the new one replaces (so it does not count against max-keys).
-//
-// ctx must be the request's: the member's key creations and rotations are
-// serialised from this check until the handler returns (when the request's
-// context ends), so concurrent requests cannot pass max-keys together.
-func (s *Server) checkOrgPolicy(ctx context.Context, c *Credential, g orgpolicy.Grant, excludeKeyID string) *apiError {
-	v, _ := s.orgs.members.LoadOrStore(c.User.ID, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	if ctx.Done() == nil { // a context that never ends: hold the lock for the check only
-		defer mu.Unlock()
-	} else {
-		context.AfterFunc(ctx, mu.Unlock)
-	}
-	ps, err := s.store.PoliciesFor(ctx, c.User.ID, g.Namespaces, excludeKeyID, s.now())
-	if err != nil {
-		return s.internal(err)
-	}
-	for _, p := range ps {
-		g.ActiveKeys = p.ActiveKeys
-		if err := orgpolicy.Check(p.Org.Slug, p.Org.Policy, g); err != nil {
-			return policyViolation(err)
-		}
-	}
-	return nil
-}
-
-// checkOrgPolicyRotate is checkOrgPolicy for the rotation of key id: the
-// replacement has the old key's scopes, CIDRs and namespaces and a new
-// lifetime.
-func (s *Server) checkOrgPolicyRotate(r *http.Request, c *Credential, id string, lifetime time.Duration) *apiError {
-	k, err := s.store.KeyByID(r.Context(), c.User.ID, id)
-	if err != nil || k.RotatedTo != nil || !k.Usable(s.now()) {
-		return nil // the rotation itself answers (not_found, already_revoked, a retry's stored answer)
-	}
-	return s.checkOrgPolicy(r.Context(), c, orgpolicy.Grant{Scopes: k.Scopes, Namespaces: k.Namespaces, CIDRs: k.CIDRs, Lifetime: lifetime}, id)
 }
 
 // checkOrgPublish: publishing into a scope an organization owns takes a

@@ -59,6 +59,9 @@ type Event struct {
 	KeyID  *string
 	IP     *string
 	Detail string
+	// OrgEvent: recorded for an organization itself (set by
+	// ForEachOrgEvent), not one of a member's own events.
+	OrgEvent bool
 }
 
 const keyCols = `seq, id, user_id, name, prefix, token_hash, environment, scopes, cidrs, namespaces,

@@ -628,41 +628,26 @@ func (s *Store) PoliciesFor(ctx context.Context, userID int64, namespaces []stri
 	return out, nil
 }
 
-// ForEachOrgKey streams the keys of the organization's current members that
-// reach its scopes (revoked and expired included), changed since, by seq,
-// with their owner's name.
-func (s *Store) ForEachOrgKey(ctx context.Context, orgID int64, since time.Time, fn func(k *KeyRecord, owner string) error) error {
-	scopes, err := s.OrgScopes(ctx, orgID)
-	if err != nil {
-		return err
-	}
-	names := map[int64]string{}
-	members, err := s.Members(ctx, orgID)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
-		names[m.UserID] = m.Name
-	}
+// OrgKeysPage returns up to limit keys of the organization's current
+// members (revoked and expired included) changed since, by seq after
+// afterSeq. Whether each reaches the organization's scopes is the caller's
+// to decide: the page is read whole and its connection handed back first.
+func (s *Store) OrgKeysPage(ctx context.Context, orgID int64, since time.Time, afterSeq int64, limit int) ([]*KeyRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE user_id IN (SELECT user_id FROM org_members WHERE org_id = ?)
-		AND updated_at >= ? ORDER BY seq`, orgID, unix(since))
+		AND updated_at >= ? AND seq > ? ORDER BY seq LIMIT ?`, orgID, unix(since), afterSeq, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	out := make([]*KeyRecord, 0, limit)
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !orgpolicy.Reaches(k.Namespaces, scopes) {
-			continue
-		}
-		if err := fn(k, names[k.UserID]); err != nil {
-			return err
-		}
+		out = append(out, k)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // OrgEventFilter selects an organization's events.
@@ -674,8 +659,12 @@ type OrgEventFilter struct {
 	AfterSeq int64
 	// Include decides about a member's own event (key events of keys that
 	// reach the organization); events recorded for the organization itself
-	// are always included.
+	// are always included. It runs while the query's connection is held:
+	// one that reads the database itself belongs after a page is read (see
+	// OrgEvent and Limit).
 	Include func(e *Event) bool
+	// Limit, when above 0, ends the read after so many events.
+	Limit int
 }
 
 // ForEachOrgEvent streams the organization's log in order: the events
@@ -694,7 +683,12 @@ func (s *Store) ForEachOrgEvent(ctx context.Context, f OrgEventFilter, fn func(*
 		q += ` AND key_id = ?`
 		args = append(args, f.KeyID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	q += ` ORDER BY seq`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -711,6 +705,7 @@ func (s *Store) ForEachOrgEvent(ctx context.Context, f OrgEventFilter, fn func(*
 			e.UserID = &uid.Int64
 		}
 		e.Time, e.KeyID, e.IP = fromUnix(t), nullString(key), nullString(ip)
+		e.OrgEvent = oid.Valid
 		if !oid.Valid && f.Include != nil && !f.Include(&e) {
 			continue
 		}
