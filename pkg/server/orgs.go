@@ -449,7 +449,7 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 	uid := u.ID
 	ev := &store.Event{UserID: &uid, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &id, IP: &ip,
 		Detail: fmt.Sprintf("revoked by %s, %s of %s", c.User.Name, role, o.Slug)}
-	k, err = s.store.RevokeKey(r.Context(), u.ID, id, now, ev)
+	k, pred, err := s.store.RevokeKey(r.Context(), u.ID, id, now, ev)
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
 		return errf(http.StatusConflict, "already_revoked", "the key %s is already revoked", id)
@@ -457,6 +457,9 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 		return s.internal(err)
 	}
 	s.creds.drop(k.TokenHash)
+	if pred != nil {
+		s.creds.drop(pred.TokenHash)
+	}
 	writeJSON(w, http.StatusOK, s.keyJSON(k))
 	return nil
 }
