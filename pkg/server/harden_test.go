@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codesync/codesync-cli/pkg/model"
+	"github.com/codesync/codesync-cli/pkg/server"
+)
+
+// An organization cannot reach a user it added until that user accepts:
+// not their keys (export, revoke, policy), not their events, not offboarding.
+// After accepting, the organization's log shows their events from then on.
+func TestOrgInvitationNeedsConsent(t *testing.T) {
+	e := start(t, server.Config{})
+	owner := e.user("olivia", orgScopes...)
+	mia := e.user("mia", orgScopes...)
+	miaKey, r := e.create(mia, model.CreateKeyRequest{Name: "mia-private", Scopes: []string{"registry:read"}})
+	e.ok(r, 201)
+	e.clock.Add(time.Hour)
+	e.ok(e.do("POST", "/v1/orgs", owner, model.CreateOrgRequest{Slug: "acme"}), 201)
+	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme", owner, nil), 201)
+
+	var inv model.Member
+	json.Unmarshal(e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mia"}), 201), &inv)
+	if inv.Status != model.MemberInvited {
+		t.Fatalf("add made a member without consent: %+v", inv)
+	}
+	// pending: listed as invited, and nothing of mia's is reachable
+	members := string(e.ok(e.do("GET", "/v1/orgs/acme/members", owner, nil), 200))
+	if !strings.Contains(members, `{"user":"mia","role":"member","added_at":"`) || !strings.Contains(members, `"status":"invited"`) {
+		t.Errorf("member list: %s", members)
+	}
+	if export := string(e.ok(e.do("GET", "/v1/keys/export?org=acme", owner, nil), 200)); strings.Contains(export, miaKey.ID) || strings.Contains(export, `"owner":"mia"`) {
+		t.Errorf("the organization exported the keys of a user who has not accepted: %s", export)
+	}
+	if events := string(e.ok(e.do("GET", "/v1/audit/events?org=acme", owner, nil), 200)); strings.Contains(events, miaKey.ID) {
+		t.Errorf("the organization read the events of a user who has not accepted: %s", events)
+	}
+	expect(t, e.do("DELETE", "/v1/orgs/acme/members/mia/keys/"+miaKey.ID, owner, nil), 404, "not_found")
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":1}`), 200)
+	_, r = e.create(mia, model.CreateKeyRequest{Name: "second", Scopes: []string{"registry:read"}})
+	e.ok(r, 201) // the policy does not bind her yet
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"clear":["max_keys"]}`), 200)
+	// nobody else answers for her; she sees the invitation
+	zed := e.user("zed", orgScopes...)
+	expect(t, e.do("POST", "/v1/orgs/acme/members/mia/accept", zed, nil), 404, "not_found")
+	expect(t, e.do("POST", "/v1/orgs/acme/members/mia/accept", owner, nil), 404, "not_found")
+	if l := string(e.ok(e.do("GET", "/v1/orgs", mia, nil), 200)); !strings.Contains(l, `"slug":"acme"`) || !strings.Contains(l, `"status":"invited"`) {
+		t.Errorf("mia's org list: %s", l)
+	}
+	expect(t, e.do("GET", "/v1/orgs/acme", mia, nil), 404, "not_found")
+	// withdrawing an invitation offboards nothing
+	e.ok(e.do("DELETE", "/v1/orgs/acme/members/mia", owner, nil), 200)
+	if k := keyOf(t, e, mia, miaKey.ID); k.Status != model.StatusActive {
+		t.Fatalf("withdrawing the invitation revoked her key: %+v", k)
+	}
+	expect(t, e.do("POST", "/v1/orgs/acme/members/mia/accept", mia, nil), 404, "not_found")
+	// invited again; declined; invited again; accepted
+	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mia"}), 201)
+	expect(t, e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mia"}), 409, "conflict")
+	e.ok(e.do("POST", "/v1/orgs/acme/members/mia/decline", mia, nil), 204)
+	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mia"}), 201)
+	e.clock.Add(time.Hour)
+	var m model.Member
+	json.Unmarshal(e.ok(e.do("POST", "/v1/orgs/acme/members/mia/accept", mia, nil), 200), &m)
+	if m.Role != model.RoleMember || m.Status != "" {
+		t.Fatalf("accepted: %+v", m)
+	}
+	after, r := e.create(mia, model.CreateKeyRequest{Name: "after", Scopes: []string{"registry:read"}})
+	e.ok(r, 201)
+	if export := string(e.ok(e.do("GET", "/v1/keys/export?org=acme", owner, nil), 200)); !strings.Contains(export, miaKey.ID) {
+		t.Errorf("after accepting, the organization's export lacks her keys: %s", export)
+	}
+	events := string(e.ok(e.do("GET", "/v1/audit/events?org=acme", owner, nil), 200))
+	if strings.Contains(events, miaKey.ID) || strings.Contains(events, "second") {
+		t.Errorf("the organization's log shows her events from before she joined: %s", events)
+	}
+	if !strings.Contains(events, after.ID) {
+		t.Errorf("the organization's log lacks her events since joining: %s", events)
+	}
+}
+
+// A credential limited to namespaces acts on organizations only within them:
+// creating an organization or joining one takes a credential without
+// namespaces; administering or reading one, namespaces covering its scopes;
+// claiming a scope, namespaces allowing it.
+func TestOrgActsBoundedByNamespaces(t *testing.T) {
+	e := start(t, server.Config{})
+	owner := e.user("olivia", orgScopes...)
+	e.ok(e.do("POST", "/v1/orgs", owner, model.CreateOrgRequest{Slug: "acme"}), 201)
+	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme", owner, nil), 201)
+	e.user("mia", orgScopes...)
+	limited := func(ns string) string {
+		k, r := e.create(owner, model.CreateKeyRequest{Name: "ns-" + ns, Scopes: orgScopes, Namespaces: []string{ns}})
+		e.ok(r, 201)
+		return k.Token
+	}
+	bob := limited("@bob")
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/orgs", model.CreateOrgRequest{Slug: "bobs"}},
+		{"PUT", "/v1/orgs/acme/namespaces/@acmex", nil},
+		{"POST", "/v1/orgs/acme/members", model.AddMemberRequest{User: "mia"}},
+		{"GET", "/v1/keys/export?org=acme", nil},
+		{"GET", "/v1/audit/events?org=acme", nil},
+		{"GET", "/v1/orgs/acme", nil},
+		{"PATCH", "/v1/orgs/acme/policy", `{"max_keys":3}`},
+		{"DELETE", "/v1/orgs/acme", nil},
+	} {
+		if r := e.do(c.method, c.path, bob, c.body); r.status != 403 || r.errCode() != "insufficient_scope" || !strings.Contains(string(r.body), "namespaces") {
+			t.Errorf("%s %s with a key limited to @bob: want 403 insufficient_scope naming the namespaces, got %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	acme := limited("@acme")
+	e.ok(e.do("GET", "/v1/orgs/acme", acme, nil), 200)
+	e.ok(e.do("GET", "/v1/keys/export?org=acme", acme, nil), 200)
+	expect(t, e.do("PUT", "/v1/orgs/acme/namespaces/@acme-labs", acme, nil), 403, "insufficient_scope")
+	expect(t, e.do("POST", "/v1/orgs", acme, model.CreateOrgRequest{Slug: "acme2"}), 403, "insufficient_scope")
+	e.ok(e.do("POST", "/v1/orgs/acme/members", acme, model.AddMemberRequest{User: "mia"}), 201)
+	// joining exposes every key of the account: not with a limited key
+	miaLimited, r := e.create(e.tokens["mia"], model.CreateKeyRequest{Name: "mia-ns", Scopes: orgScopes, Namespaces: []string{"@acme"}})
+	e.ok(r, 201)
+	expect(t, e.do("POST", "/v1/orgs/acme/members/mia/accept", miaLimited.Token, nil), 403, "insufficient_scope")
+	e.ok(e.do("POST", "/v1/orgs/acme/members/mia/accept", e.tokens["mia"], nil), 200)
+	// an unlimited key still does everything
+	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme-labs", owner, nil), 201)
+}
