@@ -30,7 +30,7 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Co
 		Long: `Revoke one or more keys immediately. On a terminal you are asked to confirm;
 without one, --yes is required. Several keys are revoked concurrently; each gets
 its own result line, and the exit code is the worst of them.`,
-		Args:              cmdutil.MinimumArgs(1, "at least one key ID"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.MinimumArgs(1, "at least one key ID"), 0),
 		ValidArgsFunction: completeKeyIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)

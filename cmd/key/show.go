@@ -18,7 +18,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Comman
 	return &cobra.Command{
 		Use:               "show ID",
 		Short:             "Show one API key",
-		Args:              cmdutil.ExactArgs(1, "one key ID"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.ExactArgs(1, "one key ID"), 0),
 		ValidArgsFunction: completeKeyIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormat(f, output.FormatTable, output.FormatJSON)

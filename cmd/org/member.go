@@ -45,8 +45,8 @@ type MemberAddOptions struct {
 func NewCmdMemberAdd(f *cmdutil.Factory, runF func(*MemberAddOptions) error) *cobra.Command {
 	opts := &MemberAddOptions{F: f}
 	cmd := &cobra.Command{
-		Use:               "add SLUG USER",
-		Short:             "Invite a user to an organization (owners, admins)",
+		Use:   "add SLUG USER",
+		Short: "Invite a user to an organization (owners, admins)",
 		Long: `Invite a user: they become a member with --role when they accept
 (codesync-cli org member accept SLUG). Until then the organization reaches
 nothing of theirs; org member list shows the invitation as invited, and
@@ -110,9 +110,9 @@ func NewCmdMemberDecline(f *cmdutil.Factory, runF func(*MemberAnswerOptions) err
 func newCmdMemberAnswer(f *cmdutil.Factory, runF func(*MemberAnswerOptions) error, accept bool) *cobra.Command {
 	opts := &MemberAnswerOptions{F: f, Accept: accept}
 	cmd := &cobra.Command{
-		Use:     "accept SLUG",
-		Short:   "Accept an invitation to an organization",
-		Long:    `Join an organization you were invited to, with the role of the invitation. From then on its owners, admins and auditors see your keys that reach its scopes and your events from now on, its policy applies to your keys, and removing you offboards you. Takes a credential without namespace limits.`,
+		Use:   "accept SLUG",
+		Short: "Accept an invitation to an organization",
+		Long:  `Join an organization you were invited to, with the role of the invitation. From then on its owners, admins and auditors see your keys that reach its scopes and your events from now on, its policy applies to your keys, and removing you offboards you. Takes a credential without namespace limits.`,
 		Example: `  $ codesync-cli org list
   $ codesync-cli org member accept acme-corp`,
 		Args: cmdutil.ExactArgs(1, "an organization slug"),
@@ -358,7 +358,7 @@ func NewCmdMemberRevokeKey(f *cmdutil.Factory, runF func(*MemberRevokeKeyOptions
 		Long: `Revoke one of a member's keys that reaches the organization's scopes, for
 example one 'key audit-export --org' shows breaking the policy. Owners and admins
 only; recorded as token:revoked in the member's and the organization's log.`,
-		Args:              cmdutil.ExactArgs(3, "an organization slug, a member name and a key ID"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.ExactArgs(3, "an organization slug, a member name and a key ID"), 2),
 		ValidArgsFunction: completeMembers(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := formatOf(f)

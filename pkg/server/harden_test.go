@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,4 +132,48 @@ func TestOrgActsBoundedByNamespaces(t *testing.T) {
 	e.ok(e.do("POST", "/v1/orgs/acme/members/mia/accept", e.tokens["mia"], nil), 200)
 	// an unlimited key still does everything
 	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme-labs", owner, nil), 201)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A token pasted where a key ID belongs never reaches the access log.
+func TestAccessLogRedactsTokensInPath(t *testing.T) {
+	var log lockedBuffer
+	e := start(t, server.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	k, r := e.create(e.token, model.CreateKeyRequest{Name: "pasted", Scopes: []string{"keys:read"}})
+	e.ok(r, 201)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/keys/" + k.Token},
+		{"DELETE", "/v1/keys/" + k.Token},
+		{"POST", "/v1/keys/" + k.Token + "/rotate"},
+		{"DELETE", "/v1/orgs/acme/members/dev/keys/" + k.Token},
+		{"GET", "/v1/keys/" + e.token},
+	} {
+		e.do(c.method, c.path, e.token, nil)
+	}
+	e.ok(e.do("GET", "/v1/keys/"+k.ID, e.token, nil), 200)
+	got := log.String()
+	for _, secret := range []string{k.Token, e.token, k.Token[12:]} {
+		if strings.Contains(got, secret) {
+			t.Fatalf("the access log holds a token:\n%s", got)
+		}
+	}
+	if !strings.Contains(got, "/v1/keys/"+k.ID) || !strings.Contains(got, "[REDACTED]") {
+		t.Fatalf("the access log lost the paths:\n%s", got)
+	}
 }
