@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
+	"github.com/codesync/codesync-cli/pkg/server/store"
+	"github.com/codesync/codesync-cli/pkg/token"
 )
 
 // An organization cannot reach a user it added until that user accepts:
@@ -175,5 +179,56 @@ func TestAccessLogRedactsTokensInPath(t *testing.T) {
 	}
 	if !strings.Contains(got, "/v1/keys/"+k.ID) || !strings.Contains(got, "[REDACTED]") {
 		t.Fatalf("the access log lost the paths:\n%s", got)
+	}
+}
+
+// session gives the user name an OAuth session (as a sign-in would) with
+// scopes and returns its access token.
+func (e *env) session(name string, scopes ...string) string {
+	e.t.Helper()
+	u, err := e.st.UserByName(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := e.clock.Now()
+	at := "csa_" + token.RandomString(40)
+	ah := sha256.Sum256([]byte(at))
+	rh := sha256.Sum256([]byte("csr_" + token.RandomString(40)))
+	fam := "fam_" + token.RandomString(8)
+	acc := &store.OAuthToken{ID: "tok_" + token.RandomString(16), FamilyID: fam, UserID: u.ID, Kind: "access", Hash: ah[:], Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
+	ref := &store.OAuthToken{ID: "tok_" + token.RandomString(16), FamilyID: fam, UserID: u.ID, Kind: "refresh", Hash: rh[:], Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	if err := e.st.IssueTokens(context.Background(), acc, ref); err != nil {
+		e.t.Fatal(err)
+	}
+	return at
+}
+
+// A JWT key registered from a person's OAuth session is bound by the
+// organization's policy like any other: registration and every JWT go
+// through the one ceiling rule with the organization's policy.
+func TestOrgPolicyBindsJWTKeysFromSessions(t *testing.T) {
+	e := start(t, server.Config{})
+	owner, _ := orgWithMember(e)
+	sess := e.session("mia", orgScopes...)
+	priv, pub := rsaKey(t, 2048)
+	// registered before the policy: allowed
+	r, kid := register(t, e, sess, pub)
+	e.ok(r, 201)
+	now := e.clock.Now()
+	jwtTok := func() string {
+		return sign(t, priv, kid, "mia", e.ts.URL, now, now.Add(time.Hour), "registry:read registry:publish keys:read")
+	}
+	e.ok(e.do("PUT", "/v1/registry/packages/@acme/before", jwtTok(), map[string]string{"version": "1.0.0"}), 200)
+	// allowed-scopes without registry:publish: the JWT cannot publish into @acme
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, model.OrgPolicyUpdate{AllowedScopes: []string{"keys:read", "registry:read"}}), 200)
+	expect(t, e.do("PUT", "/v1/registry/packages/@acme/after", jwtTok(), map[string]string{"version": "1.0.0"}), 403, "insufficient_scope")
+	// and a new registration from the session is refused by the policy
+	_, pub2 := rsaKey(t, 2048)
+	r, _ = register(t, e, sess, pub2)
+	expect(t, r, 403, "policy_violation")
+	// required-cidrs outside loopback: the JWT is refused from here
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"clear":["allowed_scopes"],"required_cidrs":["10.0.0.0/8"]}`), 200)
+	if r := e.do("GET", "/v1/auth/whoami", jwtTok(), nil); r.status == 200 {
+		t.Fatalf("a session's JWT used from 127.0.0.1 under required-cidrs 10.0.0.0/8 was accepted: %s", r.body)
 	}
 }
