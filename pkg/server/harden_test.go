@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
@@ -185,22 +188,28 @@ func TestAccessLogRedactsTokensInPath(t *testing.T) {
 // session gives the user name an OAuth session (as a sign-in would) with
 // scopes and returns its access token.
 func (e *env) session(name string, scopes ...string) string {
+	at, _ := e.sessionPair(name, scopes...)
+	return at
+}
+
+// sessionPair is session with the refresh token too.
+func (e *env) sessionPair(name string, scopes ...string) (at, rt string) {
 	e.t.Helper()
 	u, err := e.st.UserByName(context.Background(), name)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	now := e.clock.Now()
-	at := "csa_" + token.RandomString(40)
+	at, rt = "csa_"+token.RandomString(40), "csr_"+token.RandomString(40)
 	ah := sha256.Sum256([]byte(at))
-	rh := sha256.Sum256([]byte("csr_" + token.RandomString(40)))
+	rh := sha256.Sum256([]byte(rt))
 	fam := "fam_" + token.RandomString(8)
 	acc := &store.OAuthToken{ID: "tok_" + token.RandomString(16), FamilyID: fam, UserID: u.ID, Kind: "access", Hash: ah[:], Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
 	ref := &store.OAuthToken{ID: "tok_" + token.RandomString(16), FamilyID: fam, UserID: u.ID, Kind: "refresh", Hash: rh[:], Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
 	if err := e.st.IssueTokens(context.Background(), acc, ref); err != nil {
 		e.t.Fatal(err)
 	}
-	return at
+	return at, rt
 }
 
 // A JWT key registered from a person's OAuth session is bound by the
@@ -231,4 +240,63 @@ func TestOrgPolicyBindsJWTKeysFromSessions(t *testing.T) {
 	if r := e.do("GET", "/v1/auth/whoami", jwtTok(), nil); r.status == 200 {
 		t.Fatalf("a session's JWT used from 127.0.0.1 under required-cidrs 10.0.0.0/8 was accepted: %s", r.body)
 	}
+}
+
+// The smaller findings: an unknown crit header, a refresh asking for more, an
+// admin revoking an owner's key, a policy field set and cleared at once.
+func TestSmallerCeilingFindings(t *testing.T) {
+	e := start(t, server.Config{})
+
+	// crit: no extension is understood, so any crit header is refused
+	priv, pub := rsaKey(t, 2048)
+	r, kid := register(t, e, e.token, pub)
+	e.ok(r, 201)
+	now := e.clock.Now()
+	tk := jwt.NewWithClaims(jwt.SigningMethodRS256, claims{Scope: "keys:read", RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: "dev", Subject: "dev", Audience: jwt.ClaimStrings{e.ts.URL}, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}})
+	tk.Header["kid"] = kid
+	tk.Header["crit"] = []string{"exp-policy"}
+	tk.Header["exp-policy"] = "strict"
+	critTok, err := tk.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/v1/auth/whoami", critTok, nil)
+	expect(t, r, 401, "invalid_token")
+	if !strings.Contains(string(r.body), "crit") {
+		t.Errorf("the refusal does not name crit: %s", r.body)
+	}
+	e.ok(e.do("GET", "/v1/auth/whoami", sign(t, priv, kid, "dev", e.ts.URL, now, now.Add(time.Hour), "keys:read"), nil), 200)
+
+	// a refresh asking for more than the session has: invalid_scope
+	_, rt := e.sessionPair("dev", "keys:read")
+	status, body, _ := tokenReq(t, e.ts.URL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"codesync-cli"}, "scope": {"keys:read keys:write"}})
+	if status != 400 || body["error"] != "invalid_scope" {
+		t.Errorf("a refresh widening the scopes: %d %v", status, body)
+	}
+	status, body, _ = tokenReq(t, e.ts.URL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"codesync-cli"}, "scope": {"keys:read"}})
+	if status != 200 || body["scope"] != "keys:read" {
+		t.Errorf("a refresh keeping the scopes: %d %v", status, body)
+	}
+
+	// an admin cannot revoke an owner's key; an owner can
+	owner := e.user("olivia", orgScopes...)
+	admin := e.user("adam", orgScopes...)
+	e.ok(e.do("POST", "/v1/orgs", owner, model.CreateOrgRequest{Slug: "acme"}), 201)
+	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme", owner, nil), 201)
+	e.join(owner, "acme", model.AddMemberRequest{User: "adam", Role: "admin"})
+	ok, cr := e.create(owner, model.CreateKeyRequest{Name: "owners", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
+	e.ok(cr, 201)
+	expect(t, e.do("DELETE", "/v1/orgs/acme/members/olivia/keys/"+ok.ID, admin, nil), 403, "forbidden")
+	ak, cr := e.create(admin, model.CreateKeyRequest{Name: "admins", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
+	e.ok(cr, 201)
+	e.ok(e.do("DELETE", "/v1/orgs/acme/members/adam/keys/"+ak.ID, owner, nil), 200)
+	e.ok(e.do("DELETE", "/v1/orgs/acme/members/olivia/keys/"+ok.ID, owner, nil), 200)
+
+	// a policy field set and cleared in one request
+	for _, b := range []string{`{"max_keys":3,"clear":["max_keys"]}`, `{"allowed_scopes":["registry:read"],"clear":["allowed_scopes"]}`,
+		`{"max_lifetime_seconds":86400,"clear":["max_lifetime"]}`, `{"required_cidrs":["10.0.0.0/8"],"clear":["required_cidrs"]}`} {
+		expect(t, e.do("PATCH", "/v1/orgs/acme/policy", owner, b), 400, "invalid_request")
+	}
+	e.ok(e.do("PATCH", "/v1/orgs/acme/policy", owner, `{"max_keys":3,"clear":["allowed_scopes"]}`), 200)
 }

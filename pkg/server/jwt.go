@@ -144,7 +144,14 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 		jwt.WithLeeway(jwtLeeway),
 		jwt.WithTimeFunc(s.now),
 	)
+	crit := false
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		// RFC 7515 §4.1.11: a crit extension not understood makes the JWT
+		// invalid, and this server understands none
+		if _, ok := t.Header["crit"]; ok {
+			crit = true
+			return nil, errors.New("crit")
+		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("no kid")
@@ -164,6 +171,9 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 		key = k
 		return pub, nil // an *rsa.PublicKey: an HS256 token can never verify against it
 	})
+	if crit {
+		return nil, invalidToken("invalid JWT: the crit header names extensions this server does not understand")
+	}
 	if err != nil {
 		return nil, invalidToken("invalid JWT: " + jwtReason(err))
 	}

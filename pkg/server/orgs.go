@@ -545,9 +545,14 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 	if e := needRole(o, role, "revoke members' keys", model.RoleOwner, model.RoleAdmin); e != nil {
 		return e
 	}
-	u, _, e := s.memberFor(r, o)
+	u, urole, e := s.memberFor(r, o)
 	if e != nil {
 		return e
+	}
+	if urole == model.RoleOwner && u.ID != c.User.ID {
+		if e := needRole(o, role, "revoke owners' keys", model.RoleOwner); e != nil {
+			return e
+		}
 	}
 	id := r.PathValue("id")
 	k, err := s.store.KeyByID(r.Context(), u.ID, id)
@@ -606,6 +611,13 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	p, audit := o.Policy, o.AuditTokenUsed
 	var changes []string
+	set := map[string]bool{"max_lifetime": req.MaxLifetimeSeconds != nil, "allowed_scopes": req.AllowedScopes != nil,
+		"required_cidrs": req.RequiredCIDRs != nil, "max_keys": req.MaxKeys != nil}
+	for _, f := range req.Clear {
+		if set[f] {
+			return badRequest("%s is both set and cleared: do one", f)
+		}
+	}
 	for _, f := range req.Clear {
 		switch f {
 		case "max_lifetime":
