@@ -112,7 +112,10 @@ func newCmdMemberAnswer(f *cmdutil.Factory, runF func(*MemberAnswerOptions) erro
 	cmd := &cobra.Command{
 		Use:   "accept SLUG",
 		Short: "Accept an invitation to an organization",
-		Long:  `Join an organization you were invited to, with the role of the invitation. From then on its owners, admins and auditors see your keys that reach its scopes and your events from now on, its policy applies to your keys, and removing you offboards you. Takes a credential without namespace limits.`,
+		Long: `Join an organization you were invited to, with the role of the invitation.
+From then on its owners, admins and auditors see your keys that reach its scopes
+and your events from now on, its policy applies to your keys, and removing you
+offboards you. Takes a credential without namespace limits.`,
 		Example: `  $ codesync-cli org list
   $ codesync-cli org member accept acme-corp`,
 		Args: cmdutil.ExactArgs(1, "an organization slug"),
