@@ -668,6 +668,17 @@ func (a *apiSession) exerciseOrgs(ts *testServer) {
 	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "mia"}, 409)
 	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "nobody"}, 404)
 	a.json("POST", "/v1/orgs/{slug}/members", org+"/members", owner, map[string]any{"user": "mia", "role": "boss"}, 400)
+	a.json("POST", "/v1/orgs/{slug}/members/{user}/accept", org+"/members/mia/accept", owner, nil, 404) // not the invited user
+	a.json("GET", "/v1/orgs/{slug}/members", org+"/members", owner, nil, 200)                           // with the invitations
+	a.json("POST", "/v1/orgs/{slug}/members/{user}/accept", org+"/members/mia/accept", mia, nil, 200)
+	a.json("POST", "/v1/orgs/{slug}/members/{user}/accept", org+"/members/aud/accept", aud, nil, 200)
+	a.json("POST", "/v1/orgs", "/v1/orgs", owner, map[string]any{"slug": "declined"}, 201)
+	a.json("POST", "/v1/orgs/{slug}/members", "/v1/orgs/declined/members", owner, map[string]any{"user": "mia"}, 201)
+	a.do("POST", "/v1/orgs/{slug}/members/{user}/decline", "/v1/orgs/declined/members/mia/decline", mia, nil, "")
+	if s := a.samples[len(a.samples)-1]; s.status != 204 {
+		t.Fatalf("decline: %d %s", s.status, s.body)
+	}
+	a.json("POST", "/v1/orgs/{slug}/members/{user}/decline", "/v1/orgs/declined/members/mia/decline", mia, nil, 404)
 	a.json("GET", "/v1/orgs/{slug}/members", org+"/members", aud, nil, 200)
 	a.json("PATCH", "/v1/orgs/{slug}/members/{user}", org+"/members/mia", owner, map[string]any{"role": "admin"}, 200)
 	a.json("PATCH", "/v1/orgs/{slug}/members/{user}", org+"/members/dev", owner, map[string]any{"role": "member"}, 409) // the last owner

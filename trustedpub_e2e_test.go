@@ -283,8 +283,9 @@ func TestE2ETrustedPublisherPermissions(t *testing.T) {
 	// an organization: bob owns it, claims @bobcorp; carol is a member
 	mustCLI(t, cliEnv(ts, bob), 0, "org", "create", "bobcorp")
 	mustCLI(t, cliEnv(ts, bob), 0, "org", "namespace", "claim", "bobcorp", "@bobcorp")
-	carol := mintKey(t, ts, "carol", model.EnvProduction, "registry:publish", "registry:read", "orgs:read")
+	carol := mintKey(t, ts, "carol", model.EnvProduction, "registry:publish", "registry:read", "orgs:read", "orgs:write")
 	mustCLI(t, cliEnv(ts, bob), 0, "org", "member", "add", "bobcorp", "carol")
+	mustCLI(t, cliEnv(ts, carol), 0, "org", "member", "accept", "bobcorp") // an invitation until accepted
 	mustCLI(t, cliEnv(ts, carol), 5, append([]string{"trusted-publisher", "add", "@bobcorp"}, args...)...)
 	id := addPublisher(t, ts, bob, append([]string{"@bobcorp"}, args...)...)
 	// carol sees it (a member), cannot remove it; alice does not see it

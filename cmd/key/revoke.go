@@ -32,7 +32,7 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(*RevokeOptions) error) *cobra.Co
 without one, --yes is required. A key can be named by its name where that is
 unique. Several keys are revoked concurrently; each gets its own result line,
 and the exit code is the worst of them.`,
-		Args:              cmdutil.MinimumArgs(1, "at least one key ID"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.MinimumArgs(1, "at least one key ID"), 0),
 		ValidArgsFunction: completeKeyIDs(f, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormatFor(f, cmd)

@@ -42,7 +42,7 @@ that for a leaked key). The request carries an Idempotency-Key, so a retry after
 a network failure never creates a second replacement.`,
 		Example: `  $ codesync-cli key rotate key_8fK2… --grace 48h
   $ codesync-cli key rotate key_8fK2… --grace 0     # leaked: revoke now`,
-		Args:              cmdutil.ExactArgs(1, "one key ID or name"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.ExactArgs(1, "one key ID or name"), 0),
 		ValidArgsFunction: completeKeyIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormatFor(f, cmd)

@@ -20,7 +20,7 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Comman
 		Long:              "Show one API key, by its ID or by its name where that is unique.",
 		Annotations:       cmdutil.Outputs(output.FormatTable, output.FormatJSON),
 		Short:             "Show one API key",
-		Args:              cmdutil.ExactArgs(1, "one key ID or name"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.ExactArgs(1, "one key ID or name"), 0),
 		ValidArgsFunction: completeKeyIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := cmdutil.OutputFormatFor(f, cmd)

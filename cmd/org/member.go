@@ -15,13 +15,15 @@ import (
 func NewCmdMember(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "member <command>",
-		Short: "Add, remove and list members; change roles",
-		Long: `Roles: owner (everything: roles, policy, deleting), admin (adds and removes
+		Short: "Invite, remove and list members; change roles",
+		Long: `Adding a user invites them: they join when they accept (org member accept SLUG,
+as themselves); until then nothing of theirs (keys, events, packages) is
+reachable by the organization. Roles: owner (everything: roles, policy, deleting), admin (adds and removes
 members other than owners, claims scopes, revokes members' keys), member
 (publishes into the organization's scopes, manages own keys), auditor (reads and
 exports; changes nothing). An organization keeps at least one owner.`,
 	}
-	cmd.AddCommand(NewCmdMemberAdd(f, nil), NewCmdMemberRemove(f, nil), NewCmdMemberList(f, nil), NewCmdMemberSetRole(f, nil), NewCmdMemberRevokeKey(f, nil))
+	cmd.AddCommand(NewCmdMemberAdd(f, nil), NewCmdMemberAccept(f, nil), NewCmdMemberDecline(f, nil), NewCmdMemberRemove(f, nil), NewCmdMemberList(f, nil), NewCmdMemberSetRole(f, nil), NewCmdMemberRevokeKey(f, nil))
 	return cmd
 }
 
@@ -43,8 +45,12 @@ type MemberAddOptions struct {
 func NewCmdMemberAdd(f *cmdutil.Factory, runF func(*MemberAddOptions) error) *cobra.Command {
 	opts := &MemberAddOptions{F: f}
 	cmd := &cobra.Command{
-		Use:               "add SLUG USER",
-		Short:             "Add a user to an organization (owners, admins)",
+		Use:   "add SLUG USER",
+		Short: "Invite a user to an organization (owners, admins)",
+		Long: `Invite a user: they become a member with --role when they accept
+(codesync-cli org member accept SLUG). Until then the organization reaches
+nothing of theirs; org member list shows the invitation as invited, and
+org member remove withdraws it.`,
 		Example:           `  $ codesync-cli org member add acme-corp carol --role auditor`,
 		Args:              cmdutil.ExactArgs(2, "an organization slug and a user name"),
 		ValidArgsFunction: completeSlugThen(f, nil),
@@ -80,7 +86,83 @@ func memberAddRun(o *MemberAddOptions) error {
 	if o.Format == output.FormatJSON {
 		return output.JSON(o.F.IOStreams, m)
 	}
-	fmt.Fprintf(o.F.IOStreams.ErrOut, "Added %s to %s as %s.\n", m.User, o.Slug, m.Role)
+	fmt.Fprintf(o.F.IOStreams.ErrOut, "Invited %s to %s as %s: they join when they run 'codesync-cli org member accept %s'.\n", m.User, o.Slug, m.Role, o.Slug)
+	return nil
+}
+
+type MemberAnswerOptions struct {
+	F      *cmdutil.Factory
+	Format string
+	Slug   string
+	Accept bool
+}
+
+// NewCmdMemberAccept: the invited user joins.
+func NewCmdMemberAccept(f *cmdutil.Factory, runF func(*MemberAnswerOptions) error) *cobra.Command {
+	return newCmdMemberAnswer(f, runF, true)
+}
+
+// NewCmdMemberDecline: the invited user turns the invitation down.
+func NewCmdMemberDecline(f *cmdutil.Factory, runF func(*MemberAnswerOptions) error) *cobra.Command {
+	return newCmdMemberAnswer(f, runF, false)
+}
+
+func newCmdMemberAnswer(f *cmdutil.Factory, runF func(*MemberAnswerOptions) error, accept bool) *cobra.Command {
+	opts := &MemberAnswerOptions{F: f, Accept: accept}
+	cmd := &cobra.Command{
+		Use:   "accept SLUG",
+		Short: "Accept an invitation to an organization",
+		Long: `Join an organization you were invited to, with the role of the invitation.
+From then on its owners, admins and auditors see your keys that reach its scopes
+and your events from now on, its policy applies to your keys, and removing you
+offboards you. Takes a credential without namespace limits.`,
+		Example: `  $ codesync-cli org list
+  $ codesync-cli org member accept acme-corp`,
+		Args: cmdutil.ExactArgs(1, "an organization slug"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := formatOf(f)
+			if err != nil {
+				return err
+			}
+			opts.Format, opts.Slug = format, args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return memberAnswerRun(opts)
+		},
+	}
+	if !accept {
+		cmd.Use, cmd.Short = "decline SLUG", "Decline an invitation to an organization"
+		cmd.Long = "Turn down an invitation to an organization: nothing of yours was or becomes reachable by it."
+		cmd.Example = "  $ codesync-cli org member decline acme-corp"
+	}
+	return cmd
+}
+
+func memberAnswerRun(o *MemberAnswerOptions) error {
+	c, err := o.F.APIClient()
+	if err != nil {
+		return err
+	}
+	who, err := c.WhoAmI(o.F.Context)
+	if err != nil {
+		return err
+	}
+	if !o.Accept {
+		if err := c.DeclineInvitation(o.F.Context, o.Slug, who.User.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.F.IOStreams.ErrOut, "Declined the invitation to %s.\n", o.Slug)
+		return nil
+	}
+	m, err := c.AcceptInvitation(o.F.Context, o.Slug, who.User.Name)
+	if err != nil {
+		return err
+	}
+	if o.Format == output.FormatJSON {
+		return output.JSON(o.F.IOStreams, m)
+	}
+	fmt.Fprintf(o.F.IOStreams.ErrOut, "Joined %s as %s.\n", o.Slug, m.Role)
 	return nil
 }
 
@@ -193,7 +275,11 @@ func memberListRun(o *MemberListOptions) error {
 	t := &output.Table{Header: []string{"USER", "ROLE", "ADDED"}}
 	now := o.F.Now()
 	for _, m := range ms {
-		t.AddRow(m.User, m.Role, output.RelativeTime(now, m.AddedAt))
+		role := m.Role
+		if m.Status == model.MemberInvited {
+			role += " (invited)"
+		}
+		t.AddRow(m.User, role, output.RelativeTime(now, m.AddedAt))
 	}
 	return t.Render(o.F.IOStreams)
 }
@@ -275,7 +361,7 @@ func NewCmdMemberRevokeKey(f *cmdutil.Factory, runF func(*MemberRevokeKeyOptions
 		Long: `Revoke one of a member's keys that reaches the organization's scopes, for
 example one 'key audit-export --org' shows breaking the policy. Owners and admins
 only; recorded as token:revoked in the member's and the organization's log.`,
-		Args:              cmdutil.ExactArgs(3, "an organization slug, a member name and a key ID"),
+		Args:              cmdutil.KeyIDArgs(cmdutil.ExactArgs(3, "an organization slug, a member name and a key ID"), 2),
 		ValidArgsFunction: completeMembers(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := formatOf(f)

@@ -105,7 +105,11 @@ func listRun(o *ListOptions) error {
 	}
 	t := &output.Table{Header: []string{"SLUG", "NAME", "ROLE"}}
 	for _, g := range orgs {
-		t.AddRow(g.Slug, g.Name, g.Role)
+		role := g.Role
+		if g.Status == model.MemberInvited {
+			role += " (invited: org member accept " + g.Slug + ")"
+		}
+		t.AddRow(g.Slug, g.Name, role)
 	}
 	return t.Render(o.F.IOStreams)
 }

@@ -63,6 +63,17 @@ func (c *Client) AddMember(ctx context.Context, slug string, req model.AddMember
 	return &out, c.Do(ctx, Request{Method: http.MethodPost, Path: orgPath(slug, "members"), Body: req}, &out)
 }
 
+// AcceptInvitation joins slug as user (the caller), with the role invited.
+func (c *Client) AcceptInvitation(ctx context.Context, slug, user string) (*model.Member, error) {
+	var out model.Member
+	return &out, c.Do(ctx, Request{Method: http.MethodPost, Path: orgPath(slug, "members", user, "accept")}, &out)
+}
+
+// DeclineInvitation turns down user's (the caller's) invitation to slug.
+func (c *Client) DeclineInvitation(ctx context.Context, slug, user string) error {
+	return c.Do(ctx, Request{Method: http.MethodPost, Path: orgPath(slug, "members", user, "decline")}, nil)
+}
+
 // SetRole changes a member's role (owners only).
 func (c *Client) SetRole(ctx context.Context, slug, user, role string) (*model.Member, error) {
 	var out model.Member

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/codesync/codesync-cli/pkg/redact"
 )
 
 // ExactArgs is cobra.ExactArgs with a usage error (exit 2).
@@ -82,4 +84,22 @@ func UnknownCommandError(parent *cobra.Command, name string) error {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 	}
 	return &ExitError{Code: ExitUsage, ErrCode: "usage", Msg: msg, Hint: fmt.Sprintf("run '%s --help' for the commands", parent.CommandPath())}
+}
+
+// KeyIDArgs wraps args: the arguments from position from on are key IDs,
+// and one shaped like a token (a key pasted instead of its ID) is a usage
+// error that does not repeat it, so it goes no further: not to the server's
+// access log, not to the terminal again.
+func KeyIDArgs(args cobra.PositionalArgs, from int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := args(cmd, a); err != nil {
+			return err
+		}
+		for i := from; i < len(a); i++ {
+			if redact.Looks(a[i]) {
+				return UsageErrorf("argument %d of %s is a token, not a key ID: pass the key ID (key_…) that 'codesync-cli key list' shows, and revoke the token if it was exposed", i+1, cmd.CommandPath())
+			}
+		}
+		return nil
+	}
 }

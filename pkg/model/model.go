@@ -108,6 +108,7 @@ const (
 	EventOrgCreated        = "org:created"
 	EventOrgDeleted        = "org:deleted"
 	EventMemberAdded       = "member:added"
+	EventMemberInvited     = "member:invited"
 	EventMemberRemoved     = "member:removed"
 	EventRoleChanged       = "role:changed"
 	EventPolicyChanged     = "policy:changed"
@@ -117,7 +118,7 @@ const (
 
 // EventTypes lists every event type.
 var EventTypes = []string{EventTokenCreated, EventTokenUsed, EventTokenRotated, EventTokenRevoked, EventScopeEscalated, EventLoginSucceeded, EventLoginFailed, EventTokenLeaked,
-	EventOrgCreated, EventOrgDeleted, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased,
+	EventOrgCreated, EventOrgDeleted, EventMemberInvited, EventMemberAdded, EventMemberRemoved, EventRoleChanged, EventPolicyChanged, EventNamespaceClaimed, EventNamespaceReleased,
 	EventLoginFederated, EventIdentityLinked, EventMembershipSynced,
 	EventOIDCExchanged, EventOIDCRefused, EventPublisherAdded, EventPublisherRemoved}
 

@@ -18,7 +18,13 @@ type Org struct {
 	Slug string `json:"slug"`
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Status is "invited" for an invitation the caller has not accepted
+	// (org member accept SLUG); absent for a membership.
+	Status string `json:"status,omitempty"`
 }
+
+// MemberInvited is the Status of a pending invitation.
+const MemberInvited = "invited"
 
 // OrgDetail is GET /v1/orgs/{slug} (`org show`).
 type OrgDetail struct {
@@ -73,7 +79,11 @@ type OrgList struct {
 type Member struct {
 	User    string    `json:"user"`
 	Role    string    `json:"role"`
-	AddedAt time.Time `json:"added_at"`
+	AddedAt time.Time `json:"added_at"` // for an invitation: when invited
+	// Status is "invited" for a pending invitation (the user has not
+	// accepted yet: nothing of theirs is reachable by the organization);
+	// absent for a member.
+	Status string `json:"status,omitempty"`
 }
 
 // MemberList is GET /v1/orgs/{slug}/members.

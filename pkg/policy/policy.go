@@ -343,3 +343,29 @@ const NoNetwork = "100::/128"
 func (g Grant) Ceiling() Ceiling {
 	return Ceiling(g)
 }
+
+// OrgAccess bounds what a credential may do to organizations by its
+// namespaces (a credential without namespaces is not bounded by them):
+//
+//   - scopes nil: an act on the account as a whole (creating an organization,
+//     accepting an invitation, which lets the organization reach every key of
+//     the account) needs a credential without namespaces;
+//   - otherwise every one of scopes (an organization's npm scopes when it is
+//     administered or read; the one scope claimed or released) must be inside
+//     the credential's namespaces.
+//
+// what names the act for the message.
+func OrgAccess(c Ceiling, scopes []string, what string) error {
+	if len(c.Namespaces) == 0 {
+		return nil
+	}
+	if scopes == nil {
+		return refuse("namespaces", "a credential limited to the namespaces %s cannot %s: use one without namespaces", strings.Join(c.Namespaces, ", "), what)
+	}
+	for _, sc := range scopes {
+		if !slices.ContainsFunc(c.Namespaces, func(ns string) bool { return nsCovers(ns, sc) }) {
+			return refuse("namespaces", "a credential limited to the namespaces %s cannot %s: %s is outside them", strings.Join(c.Namespaces, ", "), what, sc)
+		}
+	}
+	return nil
+}

@@ -78,3 +78,31 @@ func Prefix(t string) string {
 	}
 	return ""
 }
+
+// Looks reports whether s, as a whole, is shaped like a secret: an API key
+// or OAuth token (csy_, csa_, csr_ …, well-formed or not) or a JWT. Such a
+// string never belongs where an identifier is expected.
+func Looks(s string) bool {
+	if len(s) > 4 && s[0] == 'c' && s[1] == 's' && s[2] >= 'a' && s[2] <= 'z' && s[3] == '_' {
+		return true
+	}
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") >= 2
+}
+
+// Path redacts the segments of a URL path that look like secrets (Looks),
+// as a token pasted where a key ID belongs: /v1/keys/csy_prod_… is logged as
+// /v1/keys/csy_prod_AbC…[REDACTED].
+func Path(p string) string {
+	if !strings.Contains(p, "cs") && !strings.Contains(p, "eyJ") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if Looks(seg) {
+			segs[i] = Prefix(seg) + "…" + Mask
+		} else if r := String(seg); r != seg {
+			segs[i] = r
+		}
+	}
+	return strings.Join(segs, "/")
+}

@@ -38,3 +38,23 @@ func TestHeader(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestPathAndLooks(t *testing.T) {
+	tok := "csy_prod_" + strings.Repeat("A", 32) + "_abc123"
+	for in, want := range map[string]string{
+		"/v1/keys/key_abc":                      "/v1/keys/key_abc",
+		"/v1/keys/" + tok + "/rotate":           "/v1/keys/csy_prod_AAA…[REDACTED]/rotate",
+		"/v1/keys/csy_dev_short":                "/v1/keys/csy_dev_shor…[REDACTED]",
+		"/v1/orgs/acme/members/mia/keys/" + tok: "/v1/orgs/acme/members/mia/keys/csy_prod_AAA…[REDACTED]",
+		"/v1/keys/eyJhbGciOi.eyJzdWIi.sig":      "/v1/keys/eyJ…[REDACTED]",
+	} {
+		if got := Path(in); got != want {
+			t.Errorf("Path(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for s, want := range map[string]bool{tok: true, "csa_x1": true, "key_abc": false, "jwk_x": false, "eyJ": false, "cs_x": false} {
+		if Looks(s) != want {
+			t.Errorf("Looks(%q) = %v", s, !want)
+		}
+	}
+}

@@ -152,3 +152,21 @@ func (s *Server) recordRefusal(r *http.Request, c *Credential, what string, pe *
 	_ = s.store.AddEvent(r.Context(), &store.Event{UserID: &c.User.ID, Type: model.EventScopeEscalated, Time: s.now(), Actor: c.User.Name,
 		KeyID: c.keyID(), IP: &ip, Detail: fmt.Sprintf("refused: %s beyond the caller's %s: %s", what, pe.Limit, pe.Msg)})
 }
+
+// orgAccess applies policy.OrgAccess, the ceiling's bound on acts on
+// organizations, to c: scopes nil for an act on the whole account (creating
+// an organization, accepting an invitation), else the npm scopes the act
+// reaches (the organization's, or the one claimed). A refusal is 403
+// insufficient_scope naming the namespaces, recorded as scope:escalated.
+func (s *Server) orgAccess(r *http.Request, c *Credential, scopes []string, what string) *apiError {
+	err := policy.OrgAccess(c.Ceiling(), scopes, what)
+	if err == nil {
+		return nil
+	}
+	var pe *policy.Error
+	if !errors.As(err, &pe) {
+		return s.internal(err)
+	}
+	s.recordRefusal(r, c, what, pe)
+	return &apiError{status: http.StatusForbidden, code: pe.Code, desc: pe.Msg}
+}

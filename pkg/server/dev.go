@@ -43,7 +43,7 @@ func (s *Server) BootstrapDev(ctx context.Context) (password, tok string, err er
 	for _, k := range old {
 		if k.Name == devKeyName {
 			ev := &store.Event{UserID: &u.ID, Type: model.EventTokenRevoked, Time: now, Actor: "server", KeyID: &k.ID, Detail: "replaced by a new dev start"}
-			if _, err := s.store.RevokeKey(ctx, u.ID, k.ID, now, ev); err != nil {
+			if _, _, err := s.store.RevokeKey(ctx, u.ID, k.ID, now, ev); err != nil {
 				return "", "", err
 			}
 		}

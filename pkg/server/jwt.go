@@ -54,6 +54,13 @@ func (s *Server) registerJWTKey(w http.ResponseWriter, r *http.Request, c *Crede
 	if !validName(req.Name) {
 		return badRequest("name must be 1 to 64 printable characters")
 	}
+	if c.Type == model.CredentialJWT {
+		// a JWT key is registered by its root credential (an API key or a
+		// person's session), never by another JWT: so revoking that root ends
+		// every JWT key it registered and their JWTs, checked in one step
+		return errf(http.StatusForbidden, policy.CodeInsufficientScope,
+			"a JWT cannot register a JWT signing key: register it with an API key or a signed-in session")
+	}
 	now := s.now().Truncate(time.Second)
 	// the key records the registering credential's ceiling: every JWT it
 	// signs is cut down to it (authJWT)
@@ -137,7 +144,14 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 		jwt.WithLeeway(jwtLeeway),
 		jwt.WithTimeFunc(s.now),
 	)
+	crit := false
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		// RFC 7515 §4.1.11: a crit extension not understood makes the JWT
+		// invalid, and this server understands none
+		if _, ok := t.Header["crit"]; ok {
+			crit = true
+			return nil, errors.New("crit")
+		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("no kid")
@@ -157,6 +171,9 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 		key = k
 		return pub, nil // an *rsa.PublicKey: an HS256 token can never verify against it
 	})
+	if crit {
+		return nil, invalidToken("invalid JWT: the crit header names extensions this server does not understand")
+	}
 	if err != nil {
 		return nil, invalidToken("invalid JWT: " + jwtReason(err))
 	}
@@ -191,7 +208,7 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 	if !s.now().Before(g.ExpiresAt) {
 		return nil, invalidToken("invalid JWT: the credential that registered its signing key has expired: register the key again")
 	}
-	if why := s.registrarGone(r.Context(), key, 0); why != "" {
+	if why := s.registrarGone(r.Context(), key); why != "" {
 		return nil, invalidToken("invalid JWT: " + why + ": register the key again")
 	}
 	rc := "prod"
@@ -202,16 +219,13 @@ func (s *Server) authJWT(r *http.Request, raw string) (*Credential, *apiError) {
 		ExpiresAt: g.ExpiresAt, Environment: g.Environment, CIDRs: g.CIDRs, Namespaces: g.Namespaces, RateClass: rc}, nil
 }
 
-// maxRegistrarDepth bounds how far registrarGone follows JWT keys
-// registered with JWTs.
-const maxRegistrarDepth = 4
-
 // registrarGone says why the credential that registered k no longer stands
 // ("" when it does): revoking an API key (or the end of its rotation grace)
-// ends the JWT keys it registered, and
-// with them their JWTs; deleting a JWT key ends the JWT keys its JWTs
-// registered. A person's session is not followed: the key stays the person's.
-func (s *Server) registrarGone(ctx context.Context, k *store.JWTKey, depth int) string {
+// ends the JWT keys it registered, and with them their JWTs. Only root
+// credentials register JWT keys, so this is one look-up; a key that a JWT
+// registered (possible before that rule) is no longer honoured. A person's
+// session is not followed: the key stays the person's.
+func (s *Server) registrarGone(ctx context.Context, k *store.JWTKey) string {
 	kind, id, _ := strings.Cut(k.RegisteredBy, ":")
 	switch kind {
 	case "key":
@@ -220,13 +234,7 @@ func (s *Server) registrarGone(ctx context.Context, k *store.JWTKey, depth int) 
 			return "the API key that registered its signing key was revoked or has expired"
 		}
 	case "jwt":
-		parent, err := s.store.JWTKeyByID(ctx, id)
-		if err != nil {
-			return "the JWT key whose token registered its signing key was deleted"
-		}
-		if depth < maxRegistrarDepth {
-			return s.registrarGone(ctx, parent, depth+1)
-		}
+		return "its signing key was registered with a JWT, which no longer registers keys"
 	}
 	return ""
 }

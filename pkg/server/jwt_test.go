@@ -123,3 +123,41 @@ func TestJWTBearer(t *testing.T) {
 	}
 	expect(t, e.do("GET", "/v1/auth/whoami", good, nil), 401, "invalid_token")
 }
+
+// TestJWTChainEndsWithItsRoot: revoking the API key at the bottom of a chain
+// of JWT keys (each registered with a JWT of the one before, deeper than any
+// fixed depth a check could follow) ends every JWT of the chain. A JWT may not
+// register a JWT key at all, so the chain is one key long and its root is
+// checked directly.
+func TestJWTChainEndsWithItsRoot(t *testing.T) {
+	e := start(t, server.Config{})
+	root, r := e.create(e.token, model.CreateKeyRequest{Name: "root", Scopes: []string{"keys:read", "keys:write"}})
+	expect(t, r, 201, "")
+	now := e.clock.Now()
+	priv, pub := rsaKey(t, 2048)
+	r, kid := register(t, e, root.Token, pub)
+	expect(t, r, 201, "")
+	var jwts []string
+	for depth := 0; depth < 7; depth++ {
+		tok := sign(t, priv, kid, "dev", e.ts.URL, now, now.Add(time.Hour), "keys:read keys:write")
+		jwts = append(jwts, tok)
+		nextPriv, next := rsaKey(t, 2048)
+		r, id := register(t, e, tok, next)
+		if depth == 0 && r.status != 403 {
+			t.Errorf("a JWT registered a JWT key: %d %s", r.status, r.body)
+		}
+		if r.status != 201 {
+			break
+		}
+		priv, kid = nextPriv, id
+	}
+	for _, tok := range jwts {
+		expect(t, e.do("GET", "/v1/auth/whoami", tok, nil), 200, "")
+	}
+	expect(t, e.do("DELETE", "/v1/keys/"+root.ID, e.token, nil), 200, "")
+	for i, tok := range jwts {
+		if r := e.do("GET", "/v1/auth/whoami", tok, nil); r.status != 401 {
+			t.Errorf("JWT %d of the chain outlived its root API key: %d %s", i, r.status, r.body)
+		}
+	}
+}

@@ -224,7 +224,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *Credential
 	now := s.now()
 	ip := remoteAddr(r).String()
 	ev := &store.Event{UserID: &c.User.ID, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &id, IP: &ip, Detail: "revoked"}
-	k, err := s.store.RevokeKey(r.Context(), c.User.ID, id, now, ev)
+	k, pred, err := s.store.RevokeKey(r.Context(), c.User.ID, id, now, ev)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("key")
@@ -234,6 +234,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *Credential
 		return s.internal(err)
 	}
 	s.creds.drop(k.TokenHash)
+	if pred != nil {
+		s.creds.drop(pred.TokenHash)
+	}
 	writeJSON(w, http.StatusOK, s.keyJSON(k))
 	return nil
 }

@@ -182,7 +182,7 @@ func (s *Server) reportOne(r *http.Request, keyID string, rep model.SecretScanni
 	ip := remoteAddr(r).String()
 	where := fmt.Sprintf("found at %s (source %s, type %s, reported with key %s)",
 		clean(rep.URL, 2048), clean(rep.Source, 100), clean(rep.Type, 100), clean(keyID, 100))
-	k, revokedNow, err := s.store.RevokeLeaked(r.Context(), h, now, func(k *store.KeyRecord, revokedNow bool) []*store.Event {
+	k, pred, revokedNow, err := s.store.RevokeLeaked(r.Context(), h, now, func(k *store.KeyRecord, revokedNow bool) []*store.Event {
 		ev := []*store.Event{{UserID: &k.UserID, Type: model.EventTokenLeaked, Time: now, Actor: "secret-scanning", KeyID: &k.ID, IP: &ip}}
 		if revokedNow {
 			ev[0].Detail = "leaked: " + where + "; revoked at once"
@@ -201,6 +201,9 @@ func (s *Server) reportOne(r *http.Request, keyID string, rep model.SecretScanni
 	}
 	// the credential cache must not keep a revoked key alive for its TTL
 	s.creds.drop(k.TokenHash)
+	if pred != nil {
+		s.creds.drop(pred.TokenHash)
+	}
 	if revokedNow {
 		s.cfg.Logger.Warn("leaked key revoked", "key_id", k.ID, "prefix", k.Prefix)
 	}

@@ -273,3 +273,19 @@ func TestKeysCheck(t *testing.T) {
 	expect(t, e.do("POST", "/v1/keys/check", "", req), 401, "invalid_token")
 	expect(t, e.do("POST", "/v1/keys/check", mine.Token, req), 403, "insufficient_scope")
 }
+
+// A leaked key revoked by a report ends its predecessor's rotation grace, as
+// any revocation does.
+func TestLeakedSuccessorEndsPredecessorGrace(t *testing.T) {
+	gh := ecKey(t)
+	e := start(t, server.Config{SecretScanningKeys: server.ScanningKeys{scanKeyID: &gh.PublicKey}})
+	k, _ := e.create(e.token, model.CreateKeyRequest{Name: "ci", Scopes: []string{"keys:read"}})
+	r := e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{"grace_seconds": 30 * 24 * 3600})
+	expect(t, r, 200, "")
+	var rot model.RotateKeyResponse
+	_ = json.Unmarshal(r.body, &rot)
+	expect(t, e.do("GET", "/v1/keys", k.Token, nil), 200, "") // in grace, and cached
+	body, _ := json.Marshal([]model.SecretScanningReport{{Token: rot.New.Token, Type: "codesync_api_key", URL: "https://github.com/x/y", Source: "content"}})
+	expect(t, e.report(body, scanKeyID, signReport(t, gh, body)), 200, "")
+	expect(t, e.do("GET", "/v1/keys", k.Token, nil), 401, "invalid_token")
+}

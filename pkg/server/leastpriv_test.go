@@ -231,3 +231,31 @@ func TestCSVExportEscapesFormulas(t *testing.T) {
 		t.Fatalf("formula cell not escaped:\n%s", r.body)
 	}
 }
+
+// The rotation grace loophole: create, rotate with a long grace, revoke the
+// replacement; repeated, the predecessors in grace (uncounted) would pile up
+// beyond the 12-key limit. Revoking a key ends its predecessor's grace.
+func TestRevokingReplacementEndsPredecessorGrace(t *testing.T) {
+	e := start(t, server.Config{DevRate: 1000, AnonRate: 1000})
+	var olds []string
+	for i := range 14 {
+		k, r := e.create(e.token, model.CreateKeyRequest{Name: fmt.Sprint("loop", i), Scopes: []string{"keys:read"}})
+		expect(t, r, 201, "")
+		r = e.do("POST", "/v1/keys/"+k.ID+"/rotate", e.token, map[string]any{"grace_seconds": 30 * 24 * 3600})
+		expect(t, r, 200, "")
+		var rot model.RotateKeyResponse
+		_ = json.Unmarshal(r.body, &rot)
+		expect(t, e.do("DELETE", "/v1/keys/"+rot.New.ID, e.token, nil), 200, "")
+		olds = append(olds, k.Token)
+	}
+	for i, tok := range olds {
+		if r := e.do("GET", "/v1/keys", tok, nil); r.status != 401 {
+			t.Errorf("predecessor %d is still usable after its replacement was revoked: %d", i, r.status)
+		}
+	}
+	var list model.KeyList
+	_ = json.Unmarshal(e.do("GET", "/v1/keys", e.token, nil).body, &list)
+	if len(list.Keys) > 12 {
+		t.Errorf("%d usable keys, over the limit of 12", len(list.Keys))
+	}
+}

@@ -311,6 +311,17 @@ func (s *Server) grantDevice(w http.ResponseWriter, r *http.Request, f url.Value
 
 func (s *Server) grantRefresh(w http.ResponseWriter, r *http.Request, f url.Values) *apiError {
 	h := hashSecret(f.Get("refresh_token"))
+	if req := f.Get("scope"); req != "" {
+		// a refresh may narrow the scopes, never widen them: asking for more
+		// is an error (RFC 6749 §6), not silently the old scopes
+		asked, err := keyrules.CheckScopes(strings.Fields(req))
+		if err != nil {
+			return oauthError(w, 400, "invalid_scope", err.Error())
+		}
+		if old, err := s.store.TokenByHash(r.Context(), h); err == nil && old.Kind == "refresh" && !scopesSubset(asked, old.Scopes) {
+			return oauthError(w, 400, "invalid_scope", "a refresh may narrow the session's scopes, never widen them: sign in again to get more")
+		}
+	}
 	// a federated session asks its identity provider again first (when
 	// the provider's recheck interval has passed): refused there, refused here
 	var lim sessionLimit

@@ -20,19 +20,11 @@ import (
 
 var orgReaders = []string{model.RoleOwner, model.RoleAdmin, model.RoleAuditor}
 
-// orgBySlugFor is orgFor with the slug from the query string.
+// orgReader is orgFor with the slug from the query string, for a reader.
 func (s *Server) orgReader(r *http.Request, c *Credential, slug, what string) (*store.Org, *apiError) {
-	o, err := s.store.OrgBySlug(r.Context(), slug)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("organization")
-	} else if err != nil {
-		return nil, s.internal(err)
-	}
-	role, err := s.store.MemberRole(r.Context(), o.ID, c.User.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("organization")
-	} else if err != nil {
-		return nil, s.internal(err)
+	o, role, e := s.orgRole(r, c, slug)
+	if e != nil {
+		return nil, e
 	}
 	if e := needRole(o, role, what, orgReaders...); e != nil {
 		return nil, e

@@ -49,6 +49,8 @@ func (s *Server) orgRoutes() {
 	s.handle("POST /v1/orgs/{slug}/members", s.auth("orgs:write", s.addMember))
 	s.handle("PATCH /v1/orgs/{slug}/members/{user}", s.auth("orgs:write", s.setRole))
 	s.handle("DELETE /v1/orgs/{slug}/members/{user}", s.auth("orgs:write", s.removeMember))
+	s.handle("POST /v1/orgs/{slug}/members/{user}/accept", s.auth("orgs:write", s.acceptInvitation))
+	s.handle("POST /v1/orgs/{slug}/members/{user}/decline", s.auth("orgs:write", s.declineInvitation))
 	s.handle("DELETE /v1/orgs/{slug}/members/{user}/keys/{id}", s.auth("orgs:write", s.revokeMemberKey))
 	s.handle("GET /v1/orgs/{slug}/policy", s.auth("orgs:read", s.getPolicy))
 	s.handle("PATCH /v1/orgs/{slug}/policy", s.auth("orgs:write", s.setPolicy))
@@ -86,7 +88,15 @@ func forbidden(format string, a ...any) *apiError {
 // non-member learns nothing: not_found, as for an organization that does not
 // exist.
 func (s *Server) orgFor(r *http.Request, c *Credential) (*store.Org, string, *apiError) {
-	o, err := s.store.OrgBySlug(r.Context(), r.PathValue("slug"))
+	return s.orgRole(r, c, r.PathValue("slug"))
+}
+
+// orgRole loads the organization slug and the caller's role in it, for any
+// act on it: a non-member gets not_found, and a credential whose namespaces
+// do not cover the organization's scopes is refused (the ceiling's bound on
+// organizations, policy.OrgAccess).
+func (s *Server) orgRole(r *http.Request, c *Credential, slug string) (*store.Org, string, *apiError) {
+	o, err := s.store.OrgBySlug(r.Context(), slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", notFound("organization")
 	} else if err != nil {
@@ -97,6 +107,13 @@ func (s *Server) orgFor(r *http.Request, c *Credential) (*store.Org, string, *ap
 		return nil, "", notFound("organization")
 	} else if err != nil {
 		return nil, "", s.internal(err)
+	}
+	scopes, err := s.store.OrgScopes(r.Context(), o.ID)
+	if err != nil {
+		return nil, "", s.internal(err)
+	}
+	if e := s.orgAccess(r, c, append([]string{}, scopes...), "act on the organization "+o.Slug); e != nil {
+		return nil, "", e
 	}
 	return o, role, nil
 }
@@ -163,6 +180,14 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, c *Credential)
 	for _, m := range ms {
 		out.Orgs = append(out.Orgs, model.Org{Slug: m.Org.Slug, Name: m.Org.Name, Role: m.Role})
 	}
+	invs, err := s.store.InvitationsOfUser(r.Context(), c.User.ID)
+	if err != nil {
+		return s.internal(err)
+	}
+	for _, in := range invs {
+		// the name only: the organization shows nothing more until accepted
+		out.Orgs = append(out.Orgs, model.Org{Slug: in.Slug, Name: in.Slug, Role: in.Role, Status: model.MemberInvited})
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -180,6 +205,9 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	if !validName(req.Name) || utf8.RuneCountInString(req.Name) > 64 {
 		return badRequest("name must be 1 to 64 printable characters")
+	}
+	if e := s.orgAccess(r, c, nil, "create an organization"); e != nil {
+		return e
 	}
 	now := s.now().Truncate(time.Second)
 	o, err := s.store.CreateOrg(r.Context(), req.Slug, req.Name, c.User.ID, now, s.orgEvent(r, c, model.EventOrgCreated, fmt.Sprintf("created %s (%q), owner %s", req.Slug, req.Name, c.User.Name)))
@@ -259,6 +287,13 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *Credenti
 	for _, m := range ms {
 		out.Members = append(out.Members, memberJSON(m))
 	}
+	invs, err := s.store.Invitations(r.Context(), o.ID)
+	if err != nil {
+		return s.internal(err)
+	}
+	for _, in := range invs {
+		out.Members = append(out.Members, model.Member{User: in.Name, Role: in.Role, AddedAt: in.InvitedAt, Status: model.MemberInvited})
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -296,15 +331,96 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *Credential
 	} else if err != nil {
 		return s.internal(err)
 	}
+	// an invitation: nothing of the user's (keys, events, packages) is
+	// reachable by the organization until they accept
 	now := s.now().Truncate(time.Second)
-	err = s.store.AddMember(r.Context(), o.ID, u.ID, req.Role, now, s.orgEvent(r, c, model.EventMemberAdded, fmt.Sprintf("%s added as %s", u.Name, req.Role)))
+	err = s.store.InviteMember(r.Context(), o.ID, u.ID, req.Role, c.User.Name, now, s.orgEvent(r, c, model.EventMemberInvited, fmt.Sprintf("%s invited as %s", u.Name, req.Role)))
 	if errors.Is(err, store.ErrExists) {
-		return errf(http.StatusConflict, "conflict", "%s is a member of %s already: use 'org member set-role' to change the role", u.Name, o.Slug)
+		return errf(http.StatusConflict, "conflict", "%s is a member of %s or invited already: use 'org member set-role' to change a member's role", u.Name, o.Slug)
+	} else if err != nil {
+		return s.internal(err)
+	}
+	writeJSON(w, http.StatusCreated, model.Member{User: u.Name, Role: req.Role, AddedAt: now, Status: model.MemberInvited})
+	return nil
+}
+
+// withdrawInvitation handles `org member remove` of a user who is invited,
+// not a member: owners and admins withdraw the invitation. done is false
+// when the user in the path has no invitation.
+func (s *Server) withdrawInvitation(w http.ResponseWriter, r *http.Request, c *Credential, o *store.Org, role string) (*apiError, bool) {
+	u, err := s.store.UserByName(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return nil, false
+	}
+	if _, err := s.store.MemberRole(r.Context(), o.ID, u.ID); !errors.Is(err, store.ErrNotFound) {
+		return nil, false
+	}
+	if e := needRole(o, role, "withdraw invitations", model.RoleOwner, model.RoleAdmin); e != nil {
+		return e, true
+	}
+	err = s.store.DropInvitation(r.Context(), o.ID, u.ID, s.orgEvent(r, c, model.EventMemberRemoved, u.Name+": invitation withdrawn"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false
+	} else if err != nil {
+		return s.internal(err), true
+	}
+	writeJSON(w, http.StatusOK, model.RemoveMemberResult{User: u.Name, RevokedKeys: []string{}, DeletedJWTKeys: []string{}, HandedPackages: []string{}})
+	return nil, true
+}
+
+// invitee loads the organization in the path for its invited user, who must
+// be the caller: only the invited user accepts or declines. Anyone else, or
+// no invitation, learns nothing (not_found).
+func (s *Server) invitee(r *http.Request, c *Credential) (*store.Org, *apiError) {
+	if r.PathValue("user") != c.User.Name {
+		return nil, notFound("invitation")
+	}
+	o, err := s.store.OrgBySlug(r.Context(), r.PathValue("slug"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("invitation")
+	} else if err != nil {
+		return nil, s.internal(err)
+	}
+	return o, nil
+}
+
+// acceptInvitation: the invited user joins with the role they were invited
+// with; from now on the organization reaches their keys and events.
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	o, e := s.invitee(r, c)
+	if e != nil {
+		return e
+	}
+	// joining lets the organization reach every key of the account
+	if e := s.orgAccess(r, c, nil, "join an organization"); e != nil {
+		return e
+	}
+	now := s.now().Truncate(time.Second)
+	role, err := s.store.AcceptInvitation(r.Context(), o.ID, c.User.ID, now, func(role, by string) *store.Event {
+		return s.orgEvent(r, c, model.EventMemberAdded, fmt.Sprintf("%s added as %s (accepted the invitation of %s)", c.User.Name, role, by))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("invitation")
 	} else if err != nil {
 		return s.internal(err)
 	}
 	s.marksChanged()
-	writeJSON(w, http.StatusCreated, model.Member{User: u.Name, Role: req.Role, AddedAt: now})
+	writeJSON(w, http.StatusOK, model.Member{User: c.User.Name, Role: role, AddedAt: now})
+	return nil
+}
+
+// declineInvitation: the invited user turns the invitation down.
+func (s *Server) declineInvitation(w http.ResponseWriter, r *http.Request, c *Credential) *apiError {
+	o, e := s.invitee(r, c)
+	if e != nil {
+		return e
+	}
+	if err := s.store.DropInvitation(r.Context(), o.ID, c.User.ID, s.orgEvent(r, c, model.EventMemberRemoved, c.User.Name+" declined the invitation")); errors.Is(err, store.ErrNotFound) {
+		return notFound("invitation")
+	} else if err != nil {
+		return s.internal(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -376,6 +492,9 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *Credent
 	if e != nil {
 		return e
 	}
+	if e, done := s.withdrawInvitation(w, r, c, o, role); done {
+		return e
+	}
 	u, urole, e := s.memberFor(r, o)
 	if e != nil {
 		return e
@@ -426,9 +545,14 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 	if e := needRole(o, role, "revoke members' keys", model.RoleOwner, model.RoleAdmin); e != nil {
 		return e
 	}
-	u, _, e := s.memberFor(r, o)
+	u, urole, e := s.memberFor(r, o)
 	if e != nil {
 		return e
+	}
+	if urole == model.RoleOwner && u.ID != c.User.ID {
+		if e := needRole(o, role, "revoke owners' keys", model.RoleOwner); e != nil {
+			return e
+		}
 	}
 	id := r.PathValue("id")
 	k, err := s.store.KeyByID(r.Context(), u.ID, id)
@@ -449,7 +573,7 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 	uid := u.ID
 	ev := &store.Event{UserID: &uid, Type: model.EventTokenRevoked, Time: now, Actor: c.User.Name, KeyID: &id, IP: &ip,
 		Detail: fmt.Sprintf("revoked by %s, %s of %s", c.User.Name, role, o.Slug)}
-	k, err = s.store.RevokeKey(r.Context(), u.ID, id, now, ev)
+	k, pred, err := s.store.RevokeKey(r.Context(), u.ID, id, now, ev)
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
 		return errf(http.StatusConflict, "already_revoked", "the key %s is already revoked", id)
@@ -457,6 +581,9 @@ func (s *Server) revokeMemberKey(w http.ResponseWriter, r *http.Request, c *Cred
 		return s.internal(err)
 	}
 	s.creds.drop(k.TokenHash)
+	if pred != nil {
+		s.creds.drop(pred.TokenHash)
+	}
 	writeJSON(w, http.StatusOK, s.keyJSON(k))
 	return nil
 }
@@ -484,6 +611,13 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, c *Credential
 	}
 	p, audit := o.Policy, o.AuditTokenUsed
 	var changes []string
+	set := map[string]bool{"max_lifetime": req.MaxLifetimeSeconds != nil, "allowed_scopes": req.AllowedScopes != nil,
+		"required_cidrs": req.RequiredCIDRs != nil, "max_keys": req.MaxKeys != nil}
+	for _, f := range req.Clear {
+		if set[f] {
+			return badRequest("%s is both set and cleared: do one", f)
+		}
+	}
 	for _, f := range req.Clear {
 		switch f {
 		case "max_lifetime":
@@ -577,6 +711,9 @@ func (s *Server) namespaceChange(r *http.Request, c *Credential, what string) (*
 		return nil, "", insufficientScope("npm:scope:write")
 	}
 	if e := needRole(o, role, what+" scopes", model.RoleOwner, model.RoleAdmin); e != nil {
+		return nil, "", e
+	}
+	if e := s.orgAccess(r, c, []string{scope}, what+" "+scope); e != nil {
 		return nil, "", e
 	}
 	return o, scope, nil

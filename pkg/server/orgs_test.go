@@ -33,7 +33,18 @@ func (e *env) user(name string, scopes ...string) string {
 	if err := e.st.CreateKey(ctx, k, keyrules.MaxActive, &store.Event{UserID: &u.ID, Type: model.EventTokenCreated, Time: now, Actor: name, KeyID: &k.ID}); err != nil {
 		e.t.Fatal(err)
 	}
+	if e.tokens == nil {
+		e.tokens = map[string]string{}
+	}
+	e.tokens[name] = tok
 	return tok
+}
+
+// join invites a user made with e.user to slug and accepts as that user.
+func (e *env) join(owner, slug string, req model.AddMemberRequest) {
+	e.t.Helper()
+	e.ok(e.do("POST", "/v1/orgs/"+slug+"/members", owner, req), 201)
+	e.ok(e.do("POST", "/v1/orgs/"+slug+"/members/"+req.User+"/accept", e.tokens[req.User], nil), 200)
 }
 
 func (e *env) ok(r resp, status int) []byte {
@@ -51,7 +62,7 @@ func orgWithMember(e *env) (owner, member string) {
 	member = e.user("mia", orgScopes...)
 	e.ok(e.do("POST", "/v1/orgs", owner, model.CreateOrgRequest{Slug: "acme"}), 201)
 	e.ok(e.do("PUT", "/v1/orgs/acme/namespaces/@acme", owner, nil), 201)
-	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mia"}), 201)
+	e.join(owner, "acme", model.AddMemberRequest{User: "mia"})
 	return owner, member
 }
 
@@ -96,13 +107,13 @@ func TestOrgClaimNeedsScopeWrite(t *testing.T) {
 	e := start(t, server.Config{})
 	owner, _ := orgWithMember(e)
 	e.user("adam", "orgs:read", "orgs:write")
-	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "adam", Role: "admin"}), 201)
+	e.join(owner, "acme", model.AddMemberRequest{User: "adam", Role: "admin"})
 	adamNoScopeWrite := e.user("adam2", "orgs:read", "orgs:write")
-	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "adam2", Role: "admin"}), 201)
+	e.join(owner, "acme", model.AddMemberRequest{User: "adam2", Role: "admin"})
 	expect(t, e.do("PUT", "/v1/orgs/acme/namespaces/@acme-labs", adamNoScopeWrite, nil), 403, "insufficient_scope")
 	// a member (not owner or admin) with the scope is refused by role
 	_, member := "", e.user("mo", orgScopes...)
-	e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: "mo"}), 201)
+	e.join(owner, "acme", model.AddMemberRequest{User: "mo"})
 	expect(t, e.do("PUT", "/v1/orgs/acme/namespaces/@acme-labs", member, nil), 403, "forbidden")
 }
 
@@ -179,8 +190,8 @@ func TestOrgEventsPaging(t *testing.T) {
 	e := start(t, server.Config{})
 	owner, member := orgWithMember(e)
 	for i := range 5 {
-		e.user(fmt.Sprint("u", i), "orgs:read")
-		e.ok(e.do("POST", "/v1/orgs/acme/members", owner, model.AddMemberRequest{User: fmt.Sprint("u", i), Role: "auditor"}), 201)
+		e.user(fmt.Sprint("u", i), "orgs:read", "orgs:write")
+		e.join(owner, "acme", model.AddMemberRequest{User: fmt.Sprint("u", i), Role: "auditor"})
 	}
 	e.st.AddEvent(context.Background(), &store.Event{UserID: ptr(int64(2)), Type: model.EventLoginSucceeded, Time: e.clock.Now(), Actor: "mia", Detail: "private"})
 	_, r := e.create(member, model.CreateKeyRequest{Name: "ci", Scopes: []string{"registry:read"}, Namespaces: []string{"@acme"}})
@@ -211,7 +222,7 @@ func TestOrgEventsPaging(t *testing.T) {
 	got := strings.Join(types, " ")
 	// the members' key events come in too (their bootstrap keys have no
 	// namespaces, so they reach the organization), the sign-in does not
-	want := "token:created token:created org:created namespace:claimed member:added" + strings.Repeat(" token:created member:added", 5) + " token:created"
+	want := "token:created token:created org:created namespace:claimed member:invited member:added" + strings.Repeat(" token:created member:invited member:added", 5) + " token:created"
 	if got != want {
 		t.Fatalf("org log:\n got %s\nwant %s", got, want)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/codesync/codesync-cli/pkg/federation"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/policy"
+	"github.com/codesync/codesync-cli/pkg/redact"
 	"github.com/codesync/codesync-cli/pkg/server/store"
 	"github.com/codesync/codesync-cli/pkg/trustedpub"
 )
@@ -185,9 +186,10 @@ func (s *Server) Handler() http.Handler {
 					writeError(sw, errf(http.StatusInternalServerError, "server_error", "internal error (request %s)", rid))
 				}
 			}
-			// The path holds no secret; the query string and headers may, so
-			// they are never logged.
-			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			// The query string and headers may hold secrets, so they are never
+			// logged; a path holds one only when a token is pasted where an ID
+			// belongs, and such segments are redacted.
+			s.cfg.Logger.Info("request", "request_id", rid, "method", r.Method, "path", redact.Path(r.URL.Path), "status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})

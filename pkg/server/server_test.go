@@ -29,6 +29,8 @@ type env struct {
 	st    *store.Store
 	token string // the dev user's bootstrap key
 	clock *clock
+	// tokens are the keys of the users made with e.user, by name
+	tokens map[string]string
 }
 
 type clock struct {

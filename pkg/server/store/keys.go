@@ -227,9 +227,11 @@ func (s *Store) Summary(ctx context.Context, userID int64, since, now time.Time,
 }
 
 // RevokeKey revokes the user's key id now and records ev.
-func (s *Store) RevokeKey(ctx context.Context, userID int64, id string, now time.Time, ev *Event) (*KeyRecord, error) {
-	var out *KeyRecord
-	err := s.write(ctx, func(tx *sql.Tx) error {
+//
+// A predecessor still in its rotation grace is revoked with it (pred, nil
+// when there is none), recorded with a copy of ev.
+func (s *Store) RevokeKey(ctx context.Context, userID int64, id string, now time.Time, ev *Event) (out, pred *KeyRecord, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		k, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND user_id = ?`, id, userID))
 		if err != nil {
 			return err
@@ -243,9 +245,43 @@ func (s *Store) RevokeKey(ctx context.Context, userID int64, id string, now time
 		t := now.UTC().Truncate(time.Second)
 		k.RevokedAt, k.UpdatedAt = &t, t
 		out = k
-		return insertEvent(tx, ev)
+		if err := insertEvent(tx, ev); err != nil {
+			return err
+		}
+		pred, err = endPredecessorGrace(tx, k, now, ev)
+		return err
 	})
-	return out, err
+	return out, pred, err
+}
+
+// endPredecessorGrace revokes the predecessor of k (revoked just now) if it
+// is still usable in its rotation grace: a key in grace is not counted toward
+// the limits because its successor stands for it, so when the successor goes
+// the grace ends too. Otherwise create, rotate with a long grace and revoke
+// the replacement, repeated, would pile up uncounted usable keys. ev is the
+// revocation's event, copied for the predecessor.
+func endPredecessorGrace(tx *sql.Tx, k *KeyRecord, now time.Time, ev *Event) (*KeyRecord, error) {
+	if k.RotatedFrom == nil {
+		return nil, nil
+	}
+	pred, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE id = ? AND user_id = ?`, *k.RotatedFrom, k.UserID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !pred.Usable(now) || pred.RotatedTo == nil || *pred.RotatedTo != k.ID {
+		return nil, nil
+	}
+	if _, err := tx.Exec(`UPDATE api_keys SET revoked_at = ?, updated_at = ? WHERE seq = ?`, unix(now), unix(now), pred.Seq); err != nil {
+		return nil, err
+	}
+	t := now.UTC().Truncate(time.Second)
+	pred.RevokedAt, pred.UpdatedAt = &t, t
+	pe := *ev
+	pe.KeyID = &pred.ID
+	pe.Detail = "grace ended: its successor " + k.ID + " was revoked"
+	return pred, insertEvent(tx, &pe)
 }
 
 // IdemTTL is how long a stored answer is kept for retries.

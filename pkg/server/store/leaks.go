@@ -10,12 +10,11 @@ import (
 // whose token hashes to h, revokes it when it is still usable at now, and
 // records the events built by events (told whether the key was revoked now).
 // It returns the key as it is afterwards, or ErrNotFound.
-func (s *Store) RevokeLeaked(ctx context.Context, h []byte, now time.Time, events func(k *KeyRecord, revokedNow bool) []*Event) (*KeyRecord, bool, error) {
-	var (
-		out     *KeyRecord
-		revoked bool
-	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+//
+// A predecessor still in its rotation grace is revoked with it (pred),
+// recorded with a copy of the last event.
+func (s *Store) RevokeLeaked(ctx context.Context, h []byte, now time.Time, events func(k *KeyRecord, revokedNow bool) []*Event) (out, pred *KeyRecord, revoked bool, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		k, err := scanKey(tx.QueryRow(`SELECT `+keyCols+` FROM api_keys WHERE token_hash = ?`, h))
 		if err != nil {
 			return err
@@ -28,13 +27,22 @@ func (s *Store) RevokeLeaked(ctx context.Context, h []byte, now time.Time, event
 			t := now.UTC().Truncate(time.Second)
 			k.RevokedAt, k.UpdatedAt = &t, t
 		}
-		for _, ev := range events(k, revoked) {
+		evs := events(k, revoked)
+		for _, ev := range evs {
 			if err := insertEvent(tx, ev); err != nil {
 				return err
 			}
 		}
 		out = k
+		if revoked && len(evs) > 0 {
+			// as for any revocation, the predecessor's grace ends with it
+			p, err := endPredecessorGrace(tx, k, now, evs[len(evs)-1])
+			if err != nil {
+				return err
+			}
+			pred = p
+		}
 		return nil
 	})
-	return out, revoked, err
+	return out, pred, revoked, err
 }

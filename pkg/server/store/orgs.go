@@ -144,7 +144,7 @@ func (s *Store) DeleteOrg(ctx context.Context, orgID int64, ev *Event) error {
 		if _, err := tx.Exec(`UPDATE packages SET org_id = NULL WHERE org_id = ?`, orgID); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM org_members WHERE org_id = ?`, `DELETE FROM scope_owners WHERE org_id = ?`,
+		for _, q := range []string{`DELETE FROM org_members WHERE org_id = ?`, `DELETE FROM org_invitations WHERE org_id = ?`, `DELETE FROM scope_owners WHERE org_id = ?`,
 			`DELETE FROM org_key_violations WHERE org_id = ?`, `DELETE FROM orgs WHERE id = ?`} {
 			if _, err := tx.Exec(q, orgID); err != nil {
 				return err
@@ -183,6 +183,112 @@ func (s *Store) Members(ctx context.Context, orgID int64) ([]MemberRecord, error
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// Invitation is a pending invitation to an organization.
+type Invitation struct {
+	OrgID     int64
+	Slug      string
+	UserID    int64
+	Name      string
+	Role      string
+	InvitedAt time.Time
+	InvitedBy string
+}
+
+// InviteMember invites userID with role: nothing of theirs is reachable by
+// the organization until they accept (AcceptInvitation). ErrExists if they
+// are a member or invited already.
+func (s *Store) InviteMember(ctx context.Context, orgID, userID int64, role, by string, now time.Time, ev *Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM org_members WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		_, err := tx.Exec(`INSERT INTO org_invitations (org_id, user_id, role, invited_at, invited_by) VALUES (?,?,?,?,?)`, orgID, userID, role, unix(now), by)
+		if err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") || strings.Contains(err.Error(), "PRIMARY KEY") {
+				return ErrExists
+			}
+			return err
+		}
+		return insertOrgEvent(tx, orgID, ev)
+	})
+}
+
+// Invitations lists an organization's pending invitations by name.
+func (s *Store) Invitations(ctx context.Context, orgID int64) ([]Invitation, error) {
+	return s.invitations(ctx, `i.org_id = ?`, orgID)
+}
+
+// InvitationsOfUser lists the pending invitations of userID.
+func (s *Store) InvitationsOfUser(ctx context.Context, userID int64) ([]Invitation, error) {
+	return s.invitations(ctx, `i.user_id = ?`, userID)
+}
+
+func (s *Store) invitations(ctx context.Context, where string, arg int64) ([]Invitation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT i.org_id, o.slug, i.user_id, u.name, i.role, i.invited_at, i.invited_by
+		FROM org_invitations i JOIN users u ON u.id = i.user_id JOIN orgs o ON o.id = i.org_id WHERE `+where+` ORDER BY o.slug, u.name`, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Invitation{}
+	for rows.Next() {
+		var in Invitation
+		var at int64
+		if err := rows.Scan(&in.OrgID, &in.Slug, &in.UserID, &in.Name, &in.Role, &at, &in.InvitedBy); err != nil {
+			return nil, err
+		}
+		in.InvitedAt = fromUnix(at)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// AcceptInvitation makes the invited userID a member with the role they were
+// invited with, from now on; ErrNotFound without an invitation. mkEvent
+// builds the event from the role.
+func (s *Store) AcceptInvitation(ctx context.Context, orgID, userID int64, now time.Time, mkEvent func(role, invitedBy string) *Event) (string, error) {
+	var role string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var by string
+		err := tx.QueryRow(`SELECT role, invited_by FROM org_invitations WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role, &by)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM org_invitations WHERE org_id = ? AND user_id = ?`, orgID, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO org_members (org_id, user_id, role, added_at) VALUES (?,?,?,?)`, orgID, userID, role, unix(now)); err != nil {
+			return err
+		}
+		if err := insertOrgEvent(tx, orgID, mkEvent(role, by)); err != nil {
+			return err
+		}
+		return markViolations(tx, orgID, now)
+	})
+	return role, err
+}
+
+// DropInvitation deletes userID's pending invitation (declined by them or
+// withdrawn by the organization); ErrNotFound without one.
+func (s *Store) DropInvitation(ctx context.Context, orgID, userID int64, ev *Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM org_invitations WHERE org_id = ? AND user_id = ?`, orgID, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return insertOrgEvent(tx, orgID, ev)
+	})
 }
 
 // AddMember adds userID with role; ErrExists if already a member.
@@ -668,10 +774,12 @@ type OrgEventFilter struct {
 }
 
 // ForEachOrgEvent streams the organization's log in order: the events
-// recorded for it, and its current members' events that Include accepts.
+// recorded for it, and its current members' events that Include accepts,
+// each member's from when they joined (accepted their invitation) only.
 func (s *Store) ForEachOrgEvent(ctx context.Context, f OrgEventFilter, fn func(*Event) error) error {
 	q := `SELECT seq, user_id, org_id, type, time, actor, key_id, ip, detail FROM audit_events
-		WHERE seq > ? AND time >= ? AND (org_id = ? OR (org_id IS NULL AND user_id IN (SELECT user_id FROM org_members WHERE org_id = ?)))`
+		WHERE seq > ? AND time >= ? AND (org_id = ? OR (org_id IS NULL AND EXISTS (SELECT 1 FROM org_members m
+			WHERE m.org_id = ? AND m.user_id = audit_events.user_id AND audit_events.time >= m.added_at)))`
 	args := []any{f.AfterSeq, unix(f.Since), f.OrgID, f.OrgID}
 	if len(f.Types) > 0 {
 		q += ` AND type IN (?` + strings.Repeat(",?", len(f.Types)-1) + `)`

@@ -159,7 +159,8 @@ func Migrations() []string {
 	all := append(migrations[:len(migrations):len(migrations)], laterMigrations...)
 	all = append(all, leastPrivMigrations...)
 	all = append(all, trustedPubMigrations...)
-	return append(all, federationMigrations...)
+	all = append(all, federationMigrations...)
+	return append(all, hardenMigrations...)
 }
 
 // write runs fn in one transaction (BEGIN IMMEDIATE through _txlock).
