@@ -43,6 +43,10 @@ type Options struct {
 	FailedLogins int
 	DeviceEvery  time.Duration
 	ScanningKeys string // --secret-scanning-keys
+	// notices and webhooks
+	SMTPURL             string
+	SMTPFrom            string
+	WebhookAllowPrivate bool
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -87,6 +91,9 @@ key, and prints four lines for eval:
 	fl.DurationVar(&opts.DeviceEvery, "device-interval", 5*time.Second, "device flow polling interval")
 	fl.IntVar(&opts.FailedLogins, "failed-login-threshold", 50, "failed sign-ins an hour at which health reports degraded")
 	fl.StringVar(&opts.ScanningKeys, "secret-scanning-keys", "", "PEM (or GitHub's JSON) public keys by identifier that may sign secret-scanning reports")
+	fl.StringVar(&opts.SMTPURL, "smtp-url", "", "send expiry notices through smtp://user@host:port (password in "+SMTPPasswordEnv+")")
+	fl.StringVar(&opts.SMTPFrom, "smtp-from", "", "sender address of expiry notices")
+	fl.BoolVar(&opts.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach private and link-local addresses (on-premises receivers, tests)")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -204,6 +211,11 @@ func run(ctx context.Context, o *Options) error {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "dev.sqlite")
 	}
+	notices, err := o.notifications(dbPath)
+	if err != nil {
+		return err
+	}
+	cfg.Notifications = notices
 	st, err := store.Open(dbPath)
 	if err != nil {
 		return err

@@ -45,6 +45,8 @@ type Config struct {
 	// PurgeInterval is how often expired codes, tokens and stored answers
 	// are deleted (default 10 minutes).
 	PurgeInterval time.Duration
+	// Notifications: expiry notices and webhooks (nil: off).
+	Notifications *Notifications
 }
 
 func (c *Config) defaults() {
@@ -98,12 +100,17 @@ type Server struct {
 	usedMu    sync.Mutex
 	lastUse   map[string]time.Time // credential id -> last token:used write
 	orgs      orgState
+	nt        *notifier // expiry notices and webhooks (nil: off)
+	ntErr     error
 }
 
 // New builds a server over st.
 func New(cfg Config, st *store.Store) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: st, mux: http.NewServeMux(), limits: newLimiters(), creds: newCredCache(), lastUse: map[string]time.Time{}}
+	if cfg.Notifications != nil {
+		s.nt, s.ntErr = newNotifier(s, *cfg.Notifications)
+	}
 	s.routes()
 	return s
 }
@@ -139,6 +146,7 @@ func (s *Server) routes() {
 	s.oauthRoutes()
 	s.jwtRoutes()
 	s.orgRoutes()
+	s.webhookRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -157,7 +157,8 @@ func (s *Store) migrate(ctx context.Context) error {
 // Migrations returns the schema steps (later features append theirs).
 func Migrations() []string {
 	all := append(migrations[:len(migrations):len(migrations)], laterMigrations...)
-	return append(all, leastPrivMigrations...)
+	all = append(all, leastPrivMigrations...)
+	return append(all, notifyMigrations...)
 }
 
 // write runs fn in one transaction (BEGIN IMMEDIATE through _txlock).
