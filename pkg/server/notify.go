@@ -120,9 +120,8 @@ func (n *notifier) start(ctx context.Context) (func(), error) {
 	if jc.Logger == nil {
 		jc.Logger = n.s.cfg.Logger
 	}
-	if jc.Now == nil {
-		jc.Now = n.s.cfg.Now
-	}
+	// the queue keeps River's clock (real time): retry windows are
+	// measured against the times River records
 	q, err := jobs.OpenSQLite(ctx, n.s.store.DB(), jc)
 	if err != nil {
 		return nil, err
@@ -225,8 +224,8 @@ func newDeliveryID() string {
 
 // enqueueTx records and enqueues event for every subscribed endpoint of the
 // user and of the organizations in orgs, in tx.
-func (n *notifier) enqueueTx(ctx context.Context, tx *sql.Tx, source, event string, userID int64, orgs []int64, at time.Time, data any) (int, error) {
-	eps, err := store.EndpointsForTx(tx, event, userID, orgs)
+func (n *notifier) enqueueTx(ctx context.Context, tx *sql.Tx, source, event string, seq, userID int64, orgs []int64, at time.Time, data any) (int, error) {
+	eps, err := store.EndpointsForTx(tx, event, seq, userID, orgs)
 	if err != nil {
 		return 0, err
 	}
@@ -368,7 +367,7 @@ func (n *notifier) dispatchOne(ctx context.Context, tx *sql.Tx, ev *store.Event,
 	if orgID != 0 {
 		orgs = append(orgs, orgID)
 	}
-	return n.enqueueTx(ctx, tx, data.EventID, event, *ev.UserID, orgs, ev.Time, data)
+	return n.enqueueTx(ctx, tx, data.EventID, event, ev.Seq, *ev.UserID, orgs, ev.Time, data)
 }
 
 // SendExpiryNotice implements jobs.NoticeSender: key.expiring webhooks
@@ -391,7 +390,7 @@ func (n *notifier) SendExpiryNotice(ctx context.Context, job jobs.ExpiryNotice) 
 		if err != nil {
 			return err
 		}
-		_, err = n.enqueueTx(ctx, tx, "notice."+k.ID+"."+string(job.Threshold), webhook.EventKeyExpiring, k.UserID, orgs, n.s.now(), data)
+		_, err = n.enqueueTx(ctx, tx, "notice."+k.ID+"."+string(job.Threshold), webhook.EventKeyExpiring, 0, k.UserID, orgs, n.s.now(), data)
 		return err
 	})
 	if err != nil {

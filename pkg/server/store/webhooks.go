@@ -34,6 +34,7 @@ var notifyMigrations = []string{
 		created_by TEXT NOT NULL,
 		created_at INTEGER NOT NULL,
 		failing_since INTEGER,
+		from_seq INTEGER NOT NULL,          -- audit events after this one reach it
 		CHECK ((org_id IS NULL) <> (user_id IS NULL))
 	);
 	CREATE INDEX webhook_endpoints_user ON webhook_endpoints(user_id);
@@ -138,8 +139,8 @@ func scanEndpoint(row interface{ Scan(...any) error }) (*Endpoint, error) {
 // CreateEndpoint stores a new endpoint.
 func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO webhook_endpoints (id, user_id, org_id, url, events, secret_sealed, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.UserID, e.OrgID, e.URL, joinList(e.Events), e.Secret, e.CreatedBy, unix(e.CreatedAt))
+		_, err := tx.Exec(`INSERT INTO webhook_endpoints (id, user_id, org_id, url, events, secret_sealed, created_by, created_at, from_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM audit_events))`, e.ID, e.UserID, e.OrgID, e.URL, joinList(e.Events), e.Secret, e.CreatedBy, unix(e.CreatedAt))
 		return err
 	})
 }
@@ -224,8 +225,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // EndpointsForTx returns the endpoints subscribed to event that belong to
-// user userID, or to an organization in orgIDs.
-func EndpointsForTx(tx *sql.Tx, event string, userID int64, orgIDs []int64) ([]*Endpoint, error) {
+// user userID, or to an organization in orgIDs; for an audit event (seq >
+// 0), only those that existed before it.
+func EndpointsForTx(tx *sql.Tx, event string, seq int64, userID int64, orgIDs []int64) ([]*Endpoint, error) {
 	q := `SELECT ` + endpointCols + ` FROM webhook_endpoints WHERE (user_id = ?`
 	args := []any{userID}
 	if len(orgIDs) > 0 {
@@ -234,8 +236,8 @@ func EndpointsForTx(tx *sql.Tx, event string, userID int64, orgIDs []int64) ([]*
 			args = append(args, id)
 		}
 	}
-	q += `) AND (' ' || events || ' ') LIKE ? ORDER BY id`
-	args = append(args, "% "+event+" %")
+	q += `) AND (' ' || events || ' ') LIKE ? AND (? = 0 OR from_seq < ?) ORDER BY id`
+	args = append(args, "% "+event+" %", seq, seq)
 	return queryEndpoints(tx.Query(q, args...))
 }
 
