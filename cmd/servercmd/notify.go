@@ -53,22 +53,12 @@ func (o *Options) notifications(dbPath string) (*server.Notifications, error) {
 func loadServerSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
+		raw, cerr := createServerSecret(path)
+		if cerr == nil {
+			return raw, nil
 		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_, err = f.WriteString(hex.EncodeToString(raw) + "\n")
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				return raw, nil
-			}
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("creating the server secret %s: %w", path, err)
+		if !errors.Is(cerr, fs.ErrExist) {
+			return nil, fmt.Errorf("creating the server secret %s: %w", path, cerr)
 		}
 		b, err = os.ReadFile(path) // another process created it meanwhile
 	}
@@ -80,6 +70,23 @@ func loadServerSecret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("the server secret %s is damaged: it must hold 64 hex digits", path)
 	}
 	return raw, nil
+}
+
+// createServerSecret writes a new secret to path, which must not exist.
+func createServerSecret(path string) ([]byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.WriteString(hex.EncodeToString(raw) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return raw, err
 }
 
 // checkEmail accepts a bare address (alice@example.com) or "".

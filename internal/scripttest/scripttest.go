@@ -72,10 +72,10 @@ func Params(t *testing.T, dir string, traced bool) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":   serve,
-			"genrsa":  genrsa,
-			"mkuser":  mkuser,
-			"httpreq": httpreq,
+			"serve":    serve,
+			"genrsa":   genrsa,
+			"mkuser":   mkuser,
+			"httpreq":  httpreq,
 			"hookrecv": hookrecv,
 		},
 	}
