@@ -351,7 +351,7 @@ func (n *notifier) dispatchOne(ctx context.Context, tx *sql.Tx, ev *store.Event,
 	case webhook.EventLoginFailedThreshold:
 		// once, when the account's failures in the past hour reach the
 		// threshold
-		cnt, err := store.CountUserEventsTx(tx, *ev.UserID, model.EventLoginFailed, ev.Time.Add(-time.Hour), ev.Time)
+		cnt, err := store.CountUserEventsTx(tx, *ev.UserID, model.EventLoginFailed, ev.Time.Add(-time.Hour), ev.Seq)
 		if err != nil {
 			return 0, err
 		}

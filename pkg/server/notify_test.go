@@ -612,3 +612,43 @@ func startCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, string) {
 		}
 	}
 }
+
+// TestWebhookAuditEvents: audit events as the server records them become
+// their webhook events: login:failed-threshold once when the account's
+// failures in the past hour reach the threshold (not again at the next
+// failure), scope:escalated and token:leaked; token:used and events of
+// other types send nothing.
+func TestWebhookAuditEvents(t *testing.T) {
+	ctx := context.Background()
+	e := serving(t, server.Config{FailedLoginThreshold: 3, Notifications: &server.Notifications{ServerSecret: testSecret(), DispatchInterval: time.Hour, Jobs: fastJobs()}})
+	recv := newHookRecv(t)
+	addWebhook(t, e, e.token, model.CreateWebhookRequest{URL: recv.ts.URL, Events: []string{"login:failed-threshold", "scope:escalated", "token:leaked"}})
+	dev, err := e.st.UserByName(ctx, server.DevUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "key_leaked"
+	add := func(typ string, keyID *string) {
+		if err := e.st.AddEvent(ctx, &store.Event{UserID: &dev.ID, Type: typ, Time: e.clock.Now(), Actor: "dev", KeyID: keyID, Detail: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		add(model.EventLoginFailed, nil)
+	}
+	add(model.EventScopeEscalated, nil)
+	add(model.EventTokenLeaked, &key)
+	add(model.EventTokenUsed, nil)
+	add(model.EventLoginSucceeded, nil)
+	if _, err := e.srv.DispatchEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.DispatchEvents(ctx); err != nil { // again: nothing new
+		t.Fatal(err)
+	}
+	waitJobsIdle(t, e.st)
+	want := map[string]int{"login:failed-threshold/": 1, "scope:escalated/": 1, "token:leaked/key_leaked": 1}
+	if got := recv.accepted(t); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("webhooks %v, want %v", got, want)
+	}
+}

@@ -414,11 +414,12 @@ func LastEventSeqTx(tx *sql.Tx) (int64, error) {
 	return seq, err
 }
 
-// CountUserEventsTx counts a user's events of a type in (from, to].
-func CountUserEventsTx(tx *sql.Tx, userID int64, typ string, from, to time.Time) (int, error) {
+// CountUserEventsTx counts a user's events of a type after from, up to and
+// including the event uptoSeq.
+func CountUserEventsTx(tx *sql.Tx, userID int64, typ string, from time.Time, uptoSeq int64) (int, error) {
 	var n int
-	err := tx.QueryRow(`SELECT count(*) FROM audit_events WHERE user_id = ? AND type = ? AND time > ? AND time <= ?`,
-		userID, typ, unix(from), unix(to)).Scan(&n)
+	err := tx.QueryRow(`SELECT count(*) FROM audit_events WHERE user_id = ? AND type = ? AND time > ? AND seq <= ?`,
+		userID, typ, unix(from), uptoSeq).Scan(&n)
 	return n, err
 }
 
