@@ -308,6 +308,9 @@ func dispatchedAuditTypes() []string {
 // deliveries: each event is dispatched exactly once.
 func (n *notifier) dispatch(ctx context.Context) (int, error) {
 	types := dispatchedAuditTypes()
+	if pending, err := n.s.store.EventsPending(ctx, types); err != nil || !pending {
+		return 0, err
+	}
 	total := 0
 	for {
 		more := false

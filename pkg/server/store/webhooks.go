@@ -407,11 +407,19 @@ func EventsAfterTx(tx *sql.Tx, seq int64, types []string, limit int) ([]*Event, 
 	return evs, orgs, rows.Err()
 }
 
-// LastEventSeqTx is the newest audit event's sequence number.
-func LastEventSeqTx(tx *sql.Tx) (int64, error) {
-	var seq int64
-	err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&seq)
-	return seq, err
+// EventsPending reports whether audit events of the given types were
+// recorded after the dispatcher's position (a read: the dispatcher opens a
+// write transaction only then).
+func (s *Store) EventsPending(ctx context.Context, types []string) (bool, error) {
+	q := `SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq > (SELECT event_seq FROM webhook_cursor WHERE id = 1)
+		AND type IN (?` + strings.Repeat(",?", len(types)-1) + `))`
+	args := make([]any, 0, len(types))
+	for _, t := range types {
+		args = append(args, t)
+	}
+	var ok bool
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&ok)
+	return ok, err
 }
 
 // CountUserEventsTx counts a user's events of a type after from, up to and
