@@ -64,9 +64,15 @@ key, and prints four lines for eval:
   export CODESYNC_SERVER=http://HOST:PORT
   export CODESYNC_DEV_USER=dev
   export CODESYNC_DEV_PASSWORD=…
-  export CODESYNC_AUTH_TOKEN=csy_dev_…`,
+  export CODESYNC_AUTH_TOKEN=csy_dev_…
+
+Expiry notices (14 days, 3 days before and at expiry) go by e-mail to key
+owners with an address ('server user set NAME --email ADDRESS') when
+--smtp-url is given, and to webhooks (key.expiring). Webhook signing secrets
+are sealed with the server secret kept next to the database (DB.secret).`,
 		Example: `  $ codesync-cli server --dev --addr 127.0.0.1:0
-  $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
+  $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+  $ CODESYNC_SMTP_PASSWORD=… codesync-cli server --db db.sqlite --smtp-url smtp://codesync@mail.example.com:587 --smtp-from codesync@example.com`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
