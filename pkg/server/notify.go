@@ -122,7 +122,9 @@ func (n *notifier) start(ctx context.Context) (func(), error) {
 	}
 	// the queue keeps River's clock (real time): retry windows are
 	// measured against the times River records
-	q, err := jobs.OpenSQLite(ctx, n.s.store.DB(), jc)
+	// opening (River's migrations) completes even when the server is
+	// asked to stop meanwhile: Serve then shuts down cleanly
+	q, err := jobs.OpenSQLite(context.WithoutCancel(ctx), n.s.store.DB(), jc)
 	if err != nil {
 		return nil, err
 	}
