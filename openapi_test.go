@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -730,6 +731,41 @@ func (a *apiSession) exerciseOrgs(ts *testServer) {
 
 func dev(ts *testServer) string { return ts.Token }
 
+// exerciseWebhooks drives /v1/webhooks: an endpoint on a loopback
+// receiver, a key event delivered to it, redelivery, rotation, removal.
+func (a *apiSession) exerciseWebhooks(dev string) {
+	t := a.t
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer recv.Close()
+	a.json("POST", "/v1/webhooks", "/v1/webhooks", dev, map[string]any{"url": "https://10.1.2.3/hook"}, 400)
+	a.json("POST", "/v1/webhooks", "/v1/webhooks", dev, map[string]any{"url": recv.URL, "events": []string{"key.nope"}}, 400)
+	w := a.json("POST", "/v1/webhooks", "/v1/webhooks", dev, map[string]any{"url": recv.URL, "events": []string{"key.created", "key.revoked"}}, 201)
+	id, _ := w["id"].(string)
+	a.json("GET", "/v1/webhooks", "/v1/webhooks", dev, nil, 200)
+	a.json("GET", "/v1/webhooks", "/v1/webhooks?org=nope", dev, nil, 404)
+	a.json("GET", "/v1/webhooks/{id}", "/v1/webhooks/"+id, dev, nil, 200)
+	a.json("GET", "/v1/webhooks/{id}", "/v1/webhooks/wh_00", dev, nil, 404)
+	a.json("POST", "/v1/keys", "/v1/keys", dev, map[string]any{"name": "hooked", "scopes": []string{"keys:read"}}, 201)
+	var dlv string
+	for deadline := time.Now().Add(20 * time.Second); dlv == ""; {
+		l := a.json("GET", "/v1/webhooks/{id}/deliveries", "/v1/webhooks/"+id+"/deliveries", dev, nil, 200)
+		if ds, _ := l["deliveries"].([]any); len(ds) > 0 {
+			if d, _ := ds[0].(map[string]any); d["status"] == "delivered" {
+				dlv, _ = d["id"].(string)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery: %v", l)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.json("POST", "/v1/webhooks/deliveries/{id}/redeliver", "/v1/webhooks/deliveries/"+dlv+"/redeliver", dev, nil, 202)
+	a.json("POST", "/v1/webhooks/deliveries/{id}/redeliver", "/v1/webhooks/deliveries/dlv_00/redeliver", dev, nil, 404)
+	a.json("POST", "/v1/webhooks/{id}/rotate-secret", "/v1/webhooks/"+id+"/rotate-secret", dev, nil, 200)
+	a.do("DELETE", "/v1/webhooks/{id}", "/v1/webhooks/"+id, dev, nil, "")
+	a.json("DELETE", "/v1/webhooks/{id}", "/v1/webhooks/"+id, dev, nil, 404)
+}
+
 func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	spec := loadSpec(t)
 	// the dev key's rate (10/s) would cut the session short
@@ -740,7 +776,8 @@ func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	idp := fakeidp.New(t) // stands in for GitHub's ID token issuer
 	ts := startServer(t, server.Config{DeviceInterval: time.Second, DevRate: 1000,
 		SecretScanningKeys: server.ScanningKeys{"test-key": &reporter.PublicKey},
-		TrustedPublishing:  server.TrustedPublishing{TrustedIssuers: []string{idp.Issuer()}}})
+		TrustedPublishing:  server.TrustedPublishing{TrustedIssuers: []string{idp.Issuer()}},
+		Notifications:      &server.Notifications{ServerSecret: bytes.Repeat([]byte{1}, 32), DispatchInterval: 20 * time.Millisecond}})
 	jar, _ := cookiejar.New(nil)
 	a := &apiSession{t: t, base: ts.URL, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -749,6 +786,7 @@ func TestOpenAPISamplesMatchSchemas(t *testing.T) {
 	a.exerciseFederation()
 	a.exerciseTrustedPublishing(ts, idp)
 	a.exerciseOrgs(ts)
+	a.exerciseWebhooks(ts.Token)
 
 	// rate limits: a second server with a tiny anonymous rate
 	slow := startServer(t, server.Config{AnonRate: 1})

@@ -15,6 +15,7 @@ import (
 	"github.com/codesync/codesync-cli/cmd/servercmd"
 	"github.com/codesync/codesync-cli/cmd/trustedpublisher"
 	"github.com/codesync/codesync-cli/cmd/version"
+	"github.com/codesync/codesync-cli/cmd/webhook"
 	"github.com/codesync/codesync-cli/pkg/build"
 	"github.com/codesync/codesync-cli/pkg/cmdutil"
 	"github.com/codesync/codesync-cli/pkg/output"
@@ -106,6 +107,7 @@ pipelines, exports key metadata for audits, and runs a reference server.`,
 		trustedpublisher.NewCmdTrustedPublisher(f),
 		servercmd.NewCmdServer(f, nil),
 		scan.NewCmdScan(f, nil),
+		webhook.NewCmdWebhook(f),
 	)
 	// help topics: `codesync-cli help environment`, `help exit-codes`
 	for _, t := range HelpTopics() {

@@ -63,6 +63,8 @@ func HelpTopics() []HelpTopic {
 					"without printing it to stderr."},
 				{"CODESYNC_FORCE_TTY", "When non-empty, stdin, stdout and stderr count as terminals (prompts, colour, tables); " +
 					"for testing interactive behaviour."},
+				{"CODESYNC_SMTP_PASSWORD", "'codesync-cli server --smtp-url smtp://user@host:port': the SMTP password " +
+					"for expiry notices (never in the URL or a flag, which show in process lists)."},
 				{"NO_COLOR", "When non-empty, no colour, ever (as --no-color)."},
 				{"XDG_CONFIG_HOME, HOME", "Where the config folder is when CODESYNC_CONFIG_DIR is not set."},
 				{"DISPLAY, WAYLAND_DISPLAY, SSH_CONNECTION, SSH_CLIENT, SSH_TTY", "'login' without --web or --device " +

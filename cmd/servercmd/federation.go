@@ -42,8 +42,9 @@ func loadFederation(path, dbPath, base string) (*server.Federation, error) {
 // serverSecret reads the server secret kept next to the database (DB.secret,
 // 32 random bytes in hex, mode 0600), creating it on first start. It is not
 // in the database, so a copy of the database alone does not open the sealed
-// upstream refresh tokens; lost, those tokens cannot be opened and the people
-// concerned sign in again.
+// upstream refresh tokens or webhook signing secrets; lost, those tokens
+// cannot be opened (the people concerned sign in again) and webhook secrets
+// must be rotated.
 func serverSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

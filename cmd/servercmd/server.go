@@ -51,6 +51,10 @@ type Options struct {
 	// trusted publishing
 	OIDCAudience   string   // --oidc-audience
 	TrustedIssuers []string // --trusted-issuers
+	// notices and webhooks
+	SMTPURL             string
+	SMTPFrom            string
+	WebhookAllowPrivate bool
 }
 
 func NewCmdServer(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -68,9 +72,15 @@ key, and prints four lines for eval:
   export CODESYNC_SERVER=http://HOST:PORT
   export CODESYNC_DEV_USER=dev
   export CODESYNC_DEV_PASSWORD=…
-  export CODESYNC_AUTH_TOKEN=csy_dev_…`,
+  export CODESYNC_AUTH_TOKEN=csy_dev_…
+
+Expiry notices (14 days, 3 days before and at expiry) go by e-mail to key
+owners with an address ('server user set NAME --email ADDRESS') when
+--smtp-url is given, and to webhooks (key.expiring). Webhook signing secrets
+are sealed with the server secret kept next to the database (DB.secret).`,
 		Example: `  $ codesync-cli server --dev --addr 127.0.0.1:0
-  $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
+  $ codesync-cli server --db /var/lib/codesync/db.sqlite --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+  $ CODESYNC_SMTP_PASSWORD=… codesync-cli server --db db.sqlite --smtp-url smtp://codesync@mail.example.com:587 --smtp-from codesync@example.com`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.flagSet = cmd.Flags().Changed
@@ -116,6 +126,9 @@ key, and prints four lines for eval:
 		_ = cmd.MarkFlagFilename(name)
 	}
 	_ = cmd.MarkPersistentFlagFilename("db")
+	fl.StringVar(&opts.SMTPURL, "smtp-url", "", "send expiry notices through smtp://user@host:port (password in "+SMTPPasswordEnv+")")
+	fl.StringVar(&opts.SMTPFrom, "smtp-from", "", "sender address of expiry notices")
+	fl.BoolVar(&opts.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach private and link-local addresses (on-premises receivers, tests)")
 	cmd.AddCommand(NewCmdUser(f, opts))
 	return cmd
 }
@@ -248,6 +261,11 @@ func run(ctx context.Context, o *Options) error {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "dev.sqlite")
 	}
+	notices, err := o.notifications(dbPath)
+	if err != nil {
+		return err
+	}
+	cfg.Notifications = notices
 	st, err := store.Open(dbPath)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 		Short: "Administer the users of a server database (--db)",
 	}
 	var pwStdin bool
+	var email string
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user; the password comes from stdin or is generated and printed once",
@@ -47,10 +48,19 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 				if !validUserName(args[0]) {
 					return cmdutil.UsageErrorf("invalid user name %q: use 1 to 64 letters, digits, '-', '_' or '.'", args[0])
 				}
+				addr, err := checkEmail(email)
+				if err != nil {
+					return err
+				}
 				if _, err := st.CreateUser(context.Background(), args[0], server.HashPassword(pw), time.Now()); errors.Is(err, store.ErrExists) {
 					return &cmdutil.ExitError{Code: cmdutil.ExitConflict, ErrCode: "user_exists", Msg: fmt.Sprintf("the user %s exists already", args[0])}
 				} else if err != nil {
 					return err
+				}
+				if addr != "" {
+					if err := st.SetUserEmail(context.Background(), args[0], addr); err != nil {
+						return err
+					}
 				}
 				fmt.Fprintf(f.IOStreams.ErrOut, "added user %s\n", args[0])
 				if generated {
@@ -62,6 +72,7 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 		},
 	}
 	add.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from stdin")
+	add.Flags().StringVar(&email, "email", "", "the user's e-mail address (expiry notices go there)")
 	suspend := &cobra.Command{
 		Use:   "suspend NAME",
 		Short: "Suspend a user: every credential of theirs is refused with account_suspended",
@@ -115,7 +126,7 @@ func NewCmdUser(f *cmdutil.Factory, so *Options) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(add, suspend, list, newCmdLink(f, so, true), newCmdLink(f, so, false))
+	cmd.AddCommand(add, suspend, list, newCmdUserSet(f, so), newCmdLink(f, so, true), newCmdLink(f, so, false))
 	return cmd
 }
 

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package readmetest follows the README's Quickstart literally: it reads the
 // commands out of the README's fenced block and runs them with bash on a copy
 // of the repository, approving the device login over HTTP as a person would

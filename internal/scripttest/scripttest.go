@@ -24,6 +24,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/time/rate"
 
+	"github.com/codesync/codesync-cli/pkg/jobs"
 	"github.com/codesync/codesync-cli/pkg/keyrules"
 	"github.com/codesync/codesync-cli/pkg/model"
 	"github.com/codesync/codesync-cli/pkg/server"
@@ -71,17 +72,19 @@ func Params(t *testing.T, dir string, traced bool) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":   serve,
-			"genrsa":  genrsa,
-			"mkuser":  mkuser,
-			"httpreq": httpreq,
+			"serve":    serve,
+			"genrsa":   genrsa,
+			"mkuser":   mkuser,
+			"httpreq":  httpreq,
+			"hookrecv": hookrecv,
 		},
 	}
 }
 
 // serve starts a real server on 127.0.0.1 with a SQLite file in $WORK and
 // exports SERVER_URL, DEV_TOKEN, DEV_PASSWORD and CODESYNC_SERVER. Options:
-// -sandbox, -rate-dev N (per second), -rate-prod N, -name NAME (env prefix).
+// -sandbox, -rate-dev N (per second), -rate-prod N, -name NAME (env prefix),
+// -webhooks (notices and webhooks on).
 func serve(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! serve")
@@ -107,6 +110,10 @@ func serve(ts *testscript.TestScript, neg bool, args []string) {
 		case "-name":
 			i++
 			prefix = args[i] + "_"
+		case "-webhooks":
+			// expiry notices and webhooks on, dispatching and retrying fast
+			cfg.Notifications = &server.Notifications{ServerSecret: []byte(strings.Repeat("s", 32)), DispatchInterval: 50 * time.Millisecond,
+				Jobs: jobs.Config{PollInterval: 50 * time.Millisecond, Backoff: func(int) time.Duration { return 100 * time.Millisecond }}}
 		default:
 			ts.Fatalf("serve: unknown option %s", args[i])
 		}
@@ -307,4 +314,21 @@ func httpreq(ts *testscript.TestScript, neg bool, args []string) {
 	if failed := resp.StatusCode >= 400; failed != neg {
 		ts.Fatalf("status %d", resp.StatusCode)
 	}
+}
+
+// hookrecv starts a loopback webhook receiver that answers 204 and exports
+// HOOK_URL.
+func hookrecv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! hookrecv")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = hs.Serve(ln) }()
+	ts.Defer(func() { _ = hs.Close() })
+	ts.Setenv("HOOK_URL", "http://"+ln.Addr().String()+"/hook")
 }

@@ -56,6 +56,8 @@ type Config struct {
 	DisableLocalLogin bool
 	// TrustedPublishing configures the token exchange of CI identities.
 	TrustedPublishing TrustedPublishing
+	// Notifications: expiry notices and webhooks (nil: off).
+	Notifications *Notifications
 }
 
 func (c *Config) defaults() {
@@ -113,6 +115,8 @@ type Server struct {
 	flow  *federation.Flow
 	fedMu sync.Mutex           // one upstream re-check at a time (rotating refresh tokens)
 	tp    *trustedpub.Verifier // nil: the token exchange is off (bad configuration, logged)
+	nt    *notifier            // expiry notices and webhooks (nil: off)
+	ntErr error
 }
 
 // New builds a server over st.
@@ -125,6 +129,9 @@ func New(cfg Config, st *store.Store) *Server {
 		cfg.Logger.Error("trusted publishing is off", "error", err)
 	}
 	s.tp = v
+	if cfg.Notifications != nil {
+		s.nt, s.ntErr = newNotifier(s, *cfg.Notifications)
+	}
 	s.routes()
 	return s
 }
@@ -162,6 +169,7 @@ func (s *Server) routes() {
 	s.orgRoutes()
 	s.fedRoutes()
 	s.trustedPubRoutes()
+	s.webhookRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

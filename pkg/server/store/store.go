@@ -160,7 +160,8 @@ func Migrations() []string {
 	all = append(all, leastPrivMigrations...)
 	all = append(all, trustedPubMigrations...)
 	all = append(all, federationMigrations...)
-	return append(all, hardenMigrations...)
+	all = append(all, hardenMigrations...)
+	return append(all, notifyMigrations...)
 }
 
 // write runs fn in one transaction (BEGIN IMMEDIATE through _txlock).
