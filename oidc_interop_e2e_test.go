@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/codesync/codesync-cli/internal/oidcpeer"
 	"github.com/codesync/codesync-cli/pkg/auth"
 )
 
@@ -32,69 +30,7 @@ func startOIDCProvider(t *testing.T) string { t.Helper(); return startOIDCProvid
 // (OIDC_PEER_FEDERATION: the confidential web client of federated sign-in).
 func startOIDCProviderWith(t *testing.T, env ...string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed: CI must run the interoperability test against oidc-provider (.ci/run installs it with `npm ci` in " + oidcProviderDir + ")")
-		}
-		t.Skip("node is not installed: skipping the interoperability test against oidc-provider (install Node.js 20+ and run `npm ci` in " + oidcProviderDir + ")")
-	}
-	if _, err := os.Stat(filepath.Join(oidcProviderDir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Fatal("node is installed but npm is not: run `npm ci` in " + oidcProviderDir)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = oidcProviderDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", oidcProviderDir, err, out)
-		}
-	}
-	cmd := exec.Command(node, "server.mjs")
-	cmd.Dir = oidcProviderDir
-	cmd.Env = append(os.Environ(), env...)
-	stdin, _ := cmd.StdinPipe() // the provider stops when this closes
-	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("oidc-provider's stderr:\n%s", stderr.String())
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- l
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case l := <-line:
-		var v struct {
-			Issuer string `json:"issuer"`
-		}
-		if json.Unmarshal([]byte(l), &v) != nil || !strings.HasPrefix(v.Issuer, "http://127.0.0.1:") {
-			t.Fatalf("oidc-provider did not start: %q\n%s", l, stderr.String())
-		}
-		return v.Issuer
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oidc-provider did not start within 30 s\n%s", stderr.String())
-	}
-	return ""
+	return oidcpeer.Start(t, oidcProviderDir, env...)
 }
 
 var (

@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,14 +10,13 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/codesync/codesync-cli/internal/oidcpeer"
 )
 
 // The independent OpenID provider: the certified npm package oidc-provider,
@@ -38,92 +36,14 @@ type peer struct {
 // skips, except in CI (CI=true), where it fails.
 func startPeer(t *testing.T) *peer {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is not installed: CI must run the federation tests against oidc-provider (.ci/run installs it with `npm ci` in testdata/oidcprovider)")
-		}
-		t.Skip("node is not installed: skipping the federation tests against oidc-provider (install Node.js 20+ and run `npm ci` in testdata/oidcprovider)")
-	}
-	if _, err := os.Stat(filepath.Join(peerDir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Fatal("node is installed but npm is not: run `npm ci` in testdata/oidcprovider")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = peerDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", peerDir, err, out)
-		}
-	}
 	p := &peer{secret: randomString(24)}
 	fed, _ := json.Marshal(map[string]any{
 		"client_id":     "codesync-server",
 		"client_secret": p.secret,
 		"redirect_uris": []string{RedirectURI(peerServerURL, "peer")},
 	})
-	cmd := exec.Command(node, "server.mjs")
-	cmd.Dir = peerDir
-	cmd.Env = append(os.Environ(), "OIDC_PEER_FEDERATION="+string(fed))
-	stdin, _ := cmd.StdinPipe() // the provider stops when this closes
-	stdout, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("oidc-provider's stderr:\n%s", stderr.String())
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- l
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case l := <-line:
-		var v struct {
-			Issuer string `json:"issuer"`
-		}
-		if json.Unmarshal([]byte(l), &v) != nil || !strings.HasPrefix(v.Issuer, "http://127.0.0.1:") {
-			t.Fatalf("oidc-provider did not start: %q\n%s", l, stderr.String())
-		}
-		p.issuer = v.Issuer
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oidc-provider did not start within 30 s\n%s", stderr.String())
-	}
+	p.issuer = oidcpeer.Start(t, peerDir, "OIDC_PEER_FEDERATION="+string(fed))
 	return p
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // setAccount sets an account's groups (or disables it) at the provider.
